@@ -1,0 +1,116 @@
+"""What ``ask`` returns: the answer, its sentences with their citations, and its sources."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = ["Answer", "AnswerSentence", "Source", "Token", "Retrieved", "Done", "AskEvent",
+           "NOT_IN_DOCUMENTS", "AI_NOTICE"]
+
+NOT_IN_DOCUMENTS = "Not in the documents."
+AI_NOTICE = "AI-generated answer: check the cited sources."
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """A passage shown to the model, numbered as in the prompt and in ``[n]`` markers."""
+
+    number: int
+    chunk_id: int
+    document_id: int
+    collection: str
+    source: str
+    title: str
+    heading_path: tuple[str, ...]
+    page_start: int | None
+    page_end: int | None
+    char_start: int
+    char_end: int
+    content_hash: str
+    snippet: str
+    score: float
+    lexical_rank: int | None
+    dense_rank: int | None
+    dense_score: float | None
+
+    @property
+    def location(self) -> str:
+        """Human location: ``title, section > sub, p. 2``."""
+        parts = [self.title or self.source]
+        if self.heading_path:
+            parts.append(" > ".join(h for h in self.heading_path if h != self.title))
+        if self.page_start is not None:
+            pages = (f"p. {self.page_start}" if self.page_end in (None, self.page_start)
+                     else f"pp. {self.page_start}-{self.page_end}")
+            parts.append(pages)
+        return ", ".join(p for p in parts if p)
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerSentence:
+    text: str
+    citations: tuple[int, ...]
+    method: Literal["marker", "overlap", "embedding", "none"]
+    evidence: float
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """A cited answer. ``text`` has one ``[n]`` group after each cited sentence."""
+
+    question: str
+    text: str
+    sentences: tuple[AnswerSentence, ...]
+    sources: tuple[Source, ...]
+    abstained: bool
+    abstain_reason: str | None
+    generator_model: str | None
+    embedder_model: str
+    prompt_version: str | None
+    trace_id: str
+    created_at: str
+    timings: dict[str, float] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)
+    notice: str = AI_NOTICE
+
+    @property
+    def cited_sources(self) -> tuple[Source, ...]:
+        used = {n for s in self.sentences for n in s.citations}
+        return tuple(s for s in self.sources if s.number in used)
+
+    @property
+    def uncited_sentences(self) -> tuple[AnswerSentence, ...]:
+        return tuple(s for s in self.sentences if not s.citations)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["cited_sources"] = [s.number for s in self.cited_sources]
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    """A piece of the answer as the model streams it (raw, with its ``[n]`` markers)."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieved:
+    """The passages about to be shown to the model (sent before the first token)."""
+
+    sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The final answer, with the exact chat messages sent to the model (empty when it
+    abstained before generation)."""
+
+    answer: Answer
+    messages: tuple[dict[str, str], ...] = ()
+
+
+AskEvent = Token | Retrieved | Done

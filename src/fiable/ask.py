@@ -1,0 +1,210 @@
+"""The ask pipeline, top to bottom: guard, retrieve, prompt, generate, cite.
+
+``ask_events`` is a generator of :data:`fiable.answer.AskEvent`: a ``Retrieved`` event,
+the streamed ``Token`` events, then one ``Done`` carrying the final :class:`Answer`.
+Closing it early cancels the generation.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, Iterator, Sequence
+
+from .answer import NOT_IN_DOCUMENTS, Answer, AnswerSentence, AskEvent, Done, Retrieved, Source, Token
+from .chunking import embedding_text
+from .citations import ABSTAIN_PATTERN, cite_sentences
+from .embedders.base import Embedder
+from .errors import InputTooLargeError, UserError
+from .generators.base import ChatMessage, GenerationOptions, Generator
+from .retrieval import Hit, hybrid_search
+from .settings import Settings
+from .store.base import Store
+from .templates import load_prompt
+
+__all__ = ["AskRequest", "ask_events", "build_messages"]
+
+logger = logging.getLogger(__name__)
+
+_SNIPPET_CHARS = 400
+_CHARS_PER_TOKEN = 3.5  # conservative estimate for English with BPE tokenizers
+
+
+@dataclass(frozen=True, slots=True)
+class AskRequest:
+    question: str
+    collections: Sequence[str] | None = None
+    top_k: int | None = None
+
+
+def _check_question(question: str, settings: Settings) -> str:
+    question = question.strip()
+    if not question:
+        raise UserError("the question is empty", hint="ask a question in words")
+    if len(question) > settings.max_question_chars:
+        raise InputTooLargeError(
+            f"the question has {len(question):,} characters; the limit is "
+            f"{settings.max_question_chars:,}",
+            hint="shorten the question, or raise the max_question_chars setting",
+        )
+    return question
+
+
+def _source(number: int, hit: Hit) -> Source:
+    c = hit.chunk
+    snippet = c.text if len(c.text) <= _SNIPPET_CHARS else c.text[: _SNIPPET_CHARS - 1] + "…"
+    return Source(
+        number=number,
+        chunk_id=c.id,
+        document_id=c.document_id,
+        collection=c.collection,
+        source=c.source,
+        title=c.title,
+        heading_path=c.heading_path,
+        page_start=c.page_start,
+        page_end=c.page_end,
+        char_start=c.char_start,
+        char_end=c.char_end,
+        content_hash=c.content_hash,
+        snippet=snippet,
+        score=round(hit.score, 6),
+        lexical_rank=hit.lexical_rank,
+        dense_rank=hit.dense_rank,
+        dense_score=None if hit.dense_score is None else round(hit.dense_score, 4),
+    )
+
+
+def build_messages(
+    question: str, hits: Sequence[Hit], settings: Settings, *, budget_tokens: int
+) -> tuple[list[ChatMessage], int, str]:
+    """The chat messages for ``question`` over ``hits``; passages that do not fit the token
+    budget are left out. Returns (messages, passages used, prompt version)."""
+    system = load_prompt("answer_system", settings.prompt_dir)
+    user = load_prompt("answer_user", settings.prompt_dir)
+    passage = load_prompt("passage", settings.prompt_dir)
+    used_chars = len(system.text) + len(user.text) + len(question)
+    blocks: list[str] = []
+    for number, hit in enumerate(hits, start=1):
+        c = hit.chunk
+        section = " > ".join(h for h in c.heading_path if h != c.title)
+        block = passage.render(
+            number=str(number),
+            title=c.title,
+            section=f" | Section: {section}" if section else "",
+            page=f" | Page: {c.page_start}" if c.page_start is not None else "",
+            text=c.text,
+        ).strip()
+        if blocks and (used_chars + len(block)) / _CHARS_PER_TOKEN > budget_tokens:
+            break
+        blocks.append(block)
+        used_chars += len(block)
+    messages = [
+        ChatMessage("system", system.text.strip()),
+        ChatMessage("user", user.render(passages="\n\n".join(blocks), question=question).strip()),
+    ]
+    version = "+".join(t.version for t in (system, user, passage))
+    return messages, len(blocks), version
+
+
+def ask_events(
+    request: AskRequest,
+    *,
+    store: Store,
+    embedder: Embedder,
+    generator_factory: Any,
+    settings: Settings,
+) -> Iterator[AskEvent]:
+    """Answer ``request`` (see module docstring). ``generator_factory()`` gives the
+    Generator; it is called only when the model is needed."""
+    started = time.perf_counter()
+    trace_id = uuid.uuid4().hex
+    created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    question = _check_question(request.question, settings)
+    if request.collections is not None:
+        store.require_collections(request.collections)
+    top_k = request.top_k or settings.top_k
+
+    result = hybrid_search(
+        store, embedder, question, k=top_k, collections=request.collections,
+        fusion=settings.fusion,  # type: ignore[arg-type]
+        rrf_k=settings.rrf_k, dense_weight=settings.dense_weight, candidates=settings.candidates,
+    )
+    timings = {"retrieve": time.perf_counter() - started, **result.timings}
+    sent: list[dict[str, str]] = []
+
+    def finish(text: str, sentences: list[AnswerSentence], sources: Sequence[Source],
+               abstain_reason: str | None, model: str | None, version: str | None,
+               usage: dict[str, int]) -> Done:
+        timings["total"] = time.perf_counter() - started
+        return Done(Answer(
+            question=question, text=text, sentences=tuple(sentences), sources=tuple(sources),
+            abstained=abstain_reason is not None, abstain_reason=abstain_reason,
+            generator_model=model, embedder_model=embedder.model_id, prompt_version=version,
+            trace_id=trace_id, created_at=created_at,
+            timings={k: round(v, 4) for k, v in timings.items()}, usage=usage,
+        ), tuple(sent))
+
+    if not result.hits or result.best_dense < settings.min_relevance:
+        sources = [_source(i, h) for i, h in enumerate(result.hits[:3], start=1)]
+        reason = ("no passage found" if not result.hits else
+                  f"best passage similarity {result.best_dense:.2f} < min_relevance "
+                  f"{settings.min_relevance:.2f}")
+        logger.info("abstained before generation", extra={"trace_id": trace_id, "reason": reason})
+        yield Retrieved(tuple(sources))
+        yield finish(NOT_IN_DOCUMENTS, [AnswerSentence(NOT_IN_DOCUMENTS, (), "none", 0.0)],
+                     sources, reason, None, None, {})
+        return
+
+    generator: Generator = generator_factory()
+    budget = generator.context_size - settings.max_answer_tokens - 64
+    messages, n_used, version = build_messages(question, result.hits, settings,
+                                               budget_tokens=budget)
+    sent.extend({"role": m.role, "content": m.content} for m in messages)
+    sources = [_source(i, h) for i, h in enumerate(result.hits[:n_used], start=1)]
+    yield Retrieved(tuple(sources))
+
+    options = GenerationOptions(max_tokens=settings.max_answer_tokens,
+                                temperature=settings.temperature, seed=settings.seed)
+    pieces: list[str] = []
+    t_gen = time.perf_counter()
+    first_token: float | None = None
+    for piece in generator.stream(messages, options):
+        if first_token is None:
+            first_token = time.perf_counter() - t_gen
+        pieces.append(piece)
+        yield Token(piece)
+    timings["generate"] = time.perf_counter() - t_gen
+    if first_token is not None:
+        timings["first_token"] = first_token
+    usage: dict[str, int] = {}
+    if generator.last_usage is not None:
+        usage = {"prompt_tokens": generator.last_usage.prompt_tokens,
+                 "completion_tokens": generator.last_usage.completion_tokens}
+        if timings["generate"] > 0:
+            timings["tokens_per_second"] = usage["completion_tokens"] / timings["generate"]
+
+    t_cite = time.perf_counter()
+    raw = "".join(pieces).strip()
+    chunk_texts = [h.chunk.text for h in result.hits[:n_used]]
+    contexts = [embedding_text(h.chunk.title, h.chunk.heading_path, h.chunk.text)
+                for h in result.hits[:n_used]]
+    cited = cite_sentences(
+        raw, chunk_texts,
+        embed=lambda texts: embedder.embed_documents(texts),
+        passage_vectors=lambda: embedder.embed_documents(contexts),
+    )
+    timings["cite"] = time.perf_counter() - t_cite
+    sentences = [AnswerSentence(c.text, c.citations, c.method, c.evidence) for c in cited]
+    if not sentences or (ABSTAIN_PATTERN.match(sentences[0].text) and len(sentences) <= 2):
+        yield finish(NOT_IN_DOCUMENTS, [AnswerSentence(NOT_IN_DOCUMENTS, (), "none", 0.0)],
+                     sources, "the model found no answer in the passages",
+                     generator.model_id, version, usage)
+        return
+    text = " ".join(
+        s.text + ("" if not s.citations else " " + "".join(f"[{n}]" for n in s.citations))
+        for s in sentences
+    )
+    yield finish(text, sentences, sources, None, generator.model_id, version, usage)

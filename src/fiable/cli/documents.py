@@ -1,0 +1,110 @@
+"""``fiable init``, ``ingest``, ``collections``, ``documents``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from ..settings import SETTINGS_FILE
+from ._common import echo_json, open_workspace, workspace_path
+
+
+@click.command()
+@click.argument("path", required=False)
+@click.option("--embedder", default=None, help="Embedder to record in fiable.toml.")
+@click.option("--generator", default=None, help="Generator to record in fiable.toml.")
+@click.pass_context
+def init(ctx: click.Context, path: str | None, embedder: str | None, generator: str | None) -> None:
+    """Create a workspace (default ./.fiable, or PATH)."""
+    if path:
+        ctx.obj["workspace"] = path
+    target = workspace_path(ctx)
+    ws = open_workspace(ctx, create=True)
+    lines = [f'{k} = "{v}"\n' for k, v in (("embedder", embedder), ("generator", generator)) if v]
+    if lines:
+        with open(target / SETTINGS_FILE, "a", encoding="utf-8") as fh:
+            fh.writelines(lines)
+    ws.close()
+    click.echo(f"workspace ready at {target}")
+
+
+@click.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("-c", "--collection", default="default", show_default=True)
+@click.option("--sync", is_flag=True, help="Remove documents whose files under PATHS are gone.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--create/--no-create", default=True, show_default=True,
+              help="Create the workspace if it does not exist.")
+@click.pass_context
+def ingest(ctx: click.Context, paths: tuple[Path, ...], collection: str, sync: bool,
+           as_json: bool, create: bool) -> None:
+    """Ingest files and folders (md, txt, html, pdf, docx). Exit code 3 if a file failed."""
+    with open_workspace(ctx, create=create) as ws:
+        bar = None
+        if not as_json:
+            from ..ingest import discover
+
+            total = len(discover(paths)[0])
+            bar = click.progressbar(length=total, label="ingesting", file=click.get_text_stream("stderr"),
+                                    show_pos=True, item_show_func=lambda p: p and Path(p).name)
+            bar.__enter__()
+
+        def progress(event: object) -> None:
+            if bar is not None:
+                bar.current_item = event.path  # type: ignore[attr-defined]
+                bar.update(1)
+
+        try:
+            report = ws.ingest(paths, collection=collection, sync=sync, progress=progress)
+        finally:
+            if bar is not None:
+                bar.__exit__(None, None, None)
+    if as_json:
+        echo_json(report)
+    else:
+        click.echo(
+            f"{collection}: {len(report.added)} added, {len(report.updated)} updated, "
+            f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, "
+            f"{len(report.failed)} failed; {report.chunks} chunks in {report.seconds:.1f} s"
+        )
+        for path, reason in report.skipped:
+            click.echo(f"  skipped {path}: {reason}", err=True)
+        for f in report.failed:
+            click.secho(f"  failed {f.path}: {f.message}", fg="yellow", err=True)
+            if f.hint:
+                click.echo(f"    fix: {f.hint}", err=True)
+    if report.failed:
+        ctx.exit(3)
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def collections(ctx: click.Context, as_json: bool) -> None:
+    """List collections with their document and chunk counts."""
+    with open_workspace(ctx) as ws:
+        items = ws.collections()
+    if as_json:
+        echo_json(items)
+        return
+    if not items:
+        click.echo("no collections yet: `fiable ingest PATH --collection NAME`")
+    for c in items:
+        click.echo(f"{c.name}\t{c.documents} documents\t{c.chunks} chunks")
+
+
+@click.command()
+@click.option("-c", "--collection", default="default", show_default=True)
+@click.option("--json", "as_json", is_flag=True)
+@click.pass_context
+def documents(ctx: click.Context, collection: str, as_json: bool) -> None:
+    """List the documents of a collection."""
+    with open_workspace(ctx) as ws:
+        items = ws.documents(collection)
+    if as_json:
+        echo_json(items)
+        return
+    for d in items:
+        pages = f", {d.pages} pages" if d.pages else ""
+        click.echo(f"{d.title}\t{d.format}{pages}, {d.chunks} chunks\t{d.source}")

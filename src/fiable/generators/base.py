@@ -1,0 +1,60 @@
+"""The Generator contract.
+
+A generator turns chat messages into a stream of text pieces.
+
+Contract (checked by ``tests/contracts/generator.py`` for every implementation):
+- ``stream(messages, options)`` yields non-empty ``str`` pieces whose concatenation is the
+  answer; it stops at ``options.max_tokens`` tokens or at any ``options.stop`` string (the
+  stop string itself is not yielded).
+- With ``temperature == 0`` (or a fixed ``seed``), the same input gives the same output.
+- Closing the iterator early (``.close()``, or breaking out of a for-loop) cancels the
+  generation promptly and leaves the generator usable for the next call.
+- ``model_id`` names the model (file name or served model name); ``context_size`` is the
+  context window in tokens. Backend failures raise :class:`fiable.errors.GeneratorError`
+  naming the backend and the fix.
+- ``last_usage`` after a finished stream holds prompt/completion token counts when the
+  backend reports them (None otherwise).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator, Literal, Protocol, Sequence, runtime_checkable
+
+__all__ = ["ChatMessage", "GenerationOptions", "Generator", "Usage"]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    role: Literal["system", "user", "assistant"]
+    content: str
+
+
+@dataclass(frozen=True, slots=True)
+class GenerationOptions:
+    max_tokens: int = 384
+    temperature: float = 0.0
+    seed: int | None = 0
+    stop: tuple[str, ...] = field(default_factory=tuple)
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    prompt_tokens: int
+    completion_tokens: int
+
+
+@runtime_checkable
+class Generator(Protocol):
+    @property
+    def model_id(self) -> str: ...
+
+    @property
+    def context_size(self) -> int: ...
+
+    @property
+    def last_usage(self) -> Usage | None: ...
+
+    def stream(
+        self, messages: Sequence[ChatMessage], options: GenerationOptions
+    ) -> Iterator[str]: ...

@@ -1,0 +1,34 @@
+"""Plain text: paragraphs split on blank lines, no headings."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from fiable.documents import LoadedDocument
+from fiable.loaders._common import clean_lines, decode_text, finish_blocks, make_block, normalise_text, stem_title
+
+__all__ = ["load_text"]
+
+_BLANK_LINE = re.compile(r"\n[^\S\n]*\n")
+_MAX_TITLE_CHARS = 80
+
+
+def load_text(path: Path, data: bytes) -> LoadedDocument:
+    text, encoding = decode_text(data, path)
+    paragraphs = [clean_lines(p) for p in _BLANK_LINE.split(normalise_text(text))]
+    blocks = finish_blocks(make_block(p) for p in paragraphs)
+    title = _title_from_first_line(blocks[0].text if blocks else "") or stem_title(path)
+    return LoadedDocument(
+        source=str(path), title=title, format="text", blocks=blocks, metadata={"encoding": encoding}
+    )
+
+
+def _title_from_first_line(first_paragraph: str) -> str | None:
+    """The first paragraph when it is one short line that reads like a title."""
+    if not first_paragraph or "\n" in first_paragraph:
+        return None
+    line = first_paragraph.strip()
+    if len(line) > _MAX_TITLE_CHARS or line[-1] in ".,;:" or not any(c.isalpha() for c in line):
+        return None
+    return line

@@ -1,0 +1,1 @@
+"""Built-in prompt templates (data files; see :mod:`fiable.templates`)."""

@@ -1,0 +1,122 @@
+"""Hybrid retrieval: BM25 (lexical) and dense (vector) candidates, fused.
+
+Two fusions, chosen by the ``fusion`` setting (``benchmarks/retrieval_quality.py`` measures
+both on SciFact):
+
+- ``rrf``: reciprocal rank fusion, ``sum(1 / (rrf_k + rank))`` over both lists;
+- ``weighted``: each list's scores min-max normalised over its candidates, then
+  ``dense_weight * dense + (1 - dense_weight) * lexical`` (a missing score counts 0).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal, Sequence
+
+import numpy as np
+
+from .embedders.base import Embedder
+from .store.base import ScoredId, Store, StoredChunk
+
+__all__ = ["Hit", "SearchResult", "fuse", "hybrid_search"]
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One retrieved chunk with its fused score and the ranks/scores behind it (1-based)."""
+
+    chunk: StoredChunk
+    score: float
+    lexical_rank: int | None
+    lexical_score: float | None
+    dense_rank: int | None
+    dense_score: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    hits: list[Hit]
+    best_dense: float
+    query_vector: np.ndarray
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def fuse(
+    lexical: Sequence[ScoredId],
+    dense: Sequence[ScoredId],
+    *,
+    method: Literal["rrf", "weighted"] = "rrf",
+    rrf_k: int = 60,
+    dense_weight: float = 0.5,
+) -> list[tuple[int, float]]:
+    """Fuse two ranked lists of ``(id, score)`` into one, best first (ties by id)."""
+    fused: dict[int, float] = {}
+    if method == "rrf":
+        for ranked in (lexical, dense):
+            for rank, (cid, _) in enumerate(ranked, start=1):
+                fused[cid] = fused.get(cid, 0.0) + 1.0 / (rrf_k + rank)
+    elif method == "weighted":
+        for ranked, weight in ((lexical, 1.0 - dense_weight), (dense, dense_weight)):
+            if not ranked:
+                continue
+            scores = [s for _, s in ranked]
+            lo, hi = min(scores), max(scores)
+            span = hi - lo
+            for cid, s in ranked:
+                norm = (s - lo) / span if span > 0 else 1.0
+                fused[cid] = fused.get(cid, 0.0) + weight * norm
+    else:
+        raise ValueError(f"unknown fusion {method!r}")
+    return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
+
+
+def hybrid_search(
+    store: Store,
+    embedder: Embedder,
+    query: str,
+    *,
+    k: int = 5,
+    collections: Sequence[str] | None = None,
+    fusion: Literal["rrf", "weighted"] = "rrf",
+    rrf_k: int = 60,
+    dense_weight: float = 0.5,
+    candidates: int = 50,
+) -> SearchResult:
+    """The ``k`` best chunks for ``query`` in ``collections`` (all when None)."""
+    t0 = time.perf_counter()
+    vector = embedder.embed_query(query)
+    t1 = time.perf_counter()
+    n = max(candidates, k)
+    lexical = store.lexical_search(query, n, collections)
+    t2 = time.perf_counter()
+    dense = store.vector_search(vector, n, collections)
+    t3 = time.perf_counter()
+    ranked = fuse(lexical, dense, method=fusion, rrf_k=rrf_k, dense_weight=dense_weight)[:k]
+    lex = {cid: (rank, s) for rank, (cid, s) in enumerate(lexical, start=1)}
+    den = {cid: (rank, s) for rank, (cid, s) in enumerate(dense, start=1)}
+    chunks = {c.id: c for c in store.chunks([cid for cid, _ in ranked])}
+    hits = [
+        Hit(
+            chunk=chunks[cid],
+            score=score,
+            lexical_rank=lex[cid][0] if cid in lex else None,
+            lexical_score=lex[cid][1] if cid in lex else None,
+            dense_rank=den[cid][0] if cid in den else None,
+            dense_score=den[cid][1] if cid in den else None,
+        )
+        for cid, score in ranked
+        if cid in chunks
+    ]
+    t4 = time.perf_counter()
+    return SearchResult(
+        hits=hits,
+        best_dense=dense[0][1] if dense else 0.0,
+        query_vector=vector,
+        timings={
+            "embed_query": t1 - t0,
+            "lexical": t2 - t1,
+            "dense": t3 - t2,
+            "fuse_fetch": t4 - t3,
+        },
+    )

@@ -1,0 +1,211 @@
+"""Settings: one table drives defaults, validation, the settings file, env vars and docs.
+
+Precedence, highest first:
+
+1. explicit values (CLI flags, keyword arguments to :meth:`fiable.Workspace.open`);
+2. environment variables ``FIABLE_<NAME>`` (upper case, e.g. ``FIABLE_TOP_K=8``);
+3. the workspace's ``fiable.toml`` (top-level keys, e.g. ``top_k = 8``);
+4. the defaults below.
+
+Secret settings are never logged or printed (``Settings.redacted()``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import ConfigError
+
+__all__ = ["SETTINGS_FILE", "Setting", "Settings", "load_settings", "settings_table"]
+
+SETTINGS_FILE = "fiable.toml"
+ENV_PREFIX = "FIABLE_"
+
+
+def _setting(default: Any, help: str, *, secret: bool = False, choices: tuple[str, ...] = ()) -> Any:
+    return field(default=default, metadata={"help": help, "secret": secret, "choices": choices})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Every setting of a workspace. Read the table with :func:`settings_table`."""
+
+    embedder: str = _setting(
+        "minilm-l6-v2",
+        "Embedding model: a catalog name (`minilm-l6-v2` = ONNX int8 route, `minilm-l6-v2-torch`"
+        " = torch route) or `hashing` (deterministic fake, tests only).",
+    )
+    generator: str = _setting(
+        "qwen2.5-coder-0.5b",
+        "Answer model: a catalog name (`qwen2.5-coder-0.5b`, `qwen2.5-coder-1.5b`, `smollm2-135m`),"
+        " a path to a .gguf file, `openai` (any OpenAI-compatible server, see generator_url),"
+        " or `fake` (deterministic extractive fake, tests only).",
+    )
+    generator_url: str = _setting(
+        "http://127.0.0.1:11434/v1",
+        "Base URL of the OpenAI-compatible server when generator = `openai` (Ollama, vLLM,"
+        " llama.cpp server...).",
+    )
+    generator_model: str = _setting("", "Model name sent to the OpenAI-compatible server.")
+    generator_api_key: str = _setting("", "API key for the OpenAI-compatible server.", secret=True)
+    model_dir: str = _setting(
+        "",
+        "Where pulled models live (empty: $FIABLE_MODEL_DIR or ~/.cache/fiable/models).",
+    )
+    context_size: int = _setting(4096, "Context window (tokens) given to the local model.")
+    threads: int = _setting(0, "CPU threads for models (0: all cores).")
+    chunk_tokens: int = _setting(
+        200, "Largest chunk, in tokens of the embedder's tokenizer (MiniLM reads 256 at most)."
+    )
+    chunk_overlap: int = _setting(40, "Tokens repeated between consecutive chunks of a section.")
+    embed_batch_size: int = _setting(32, "Texts per embedding batch.")
+    max_file_mb: int = _setting(50, "Files larger than this are refused at ingest.")
+    top_k: int = _setting(5, "Passages retrieved and shown to the model.")
+    fusion: str = _setting(
+        "rrf",
+        "How lexical and dense results are fused: `rrf` (reciprocal rank) or `weighted`"
+        " (min-max normalised scores).",
+        choices=("rrf", "weighted"),
+    )
+    rrf_k: int = _setting(60, "RRF constant k.")
+    dense_weight: float = _setting(0.5, "Weight of the dense score when fusion = `weighted`.")
+    candidates: int = _setting(50, "Candidates taken from each retriever before fusion.")
+    min_relevance: float = _setting(
+        0.30,
+        "When no passage reaches this dense similarity (cosine) to the question, fiable answers"
+        " 'not in the documents' without calling the model.",
+    )
+    max_question_chars: int = _setting(2000, "Longest question accepted.")
+    max_answer_tokens: int = _setting(320, "Longest answer generated, in tokens.")
+    temperature: float = _setting(0.0, "Sampling temperature (0: deterministic).")
+    seed: int = _setting(0, "Sampling seed.")
+    prompt_dir: str = _setting(
+        "", "Folder with prompt templates overriding the built-in ones (empty: built-in)."
+    )
+    log_asks: bool = _setting(
+        True, "Store each question, prompt and answer in the workspace (`fiable history`)."
+    )
+
+    def redacted(self) -> dict[str, Any]:
+        """All settings as a dict with secrets masked: safe to log or print."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = "***" if f.metadata["secret"] and value else value
+        return out
+
+    def replace(self, **changes: Any) -> "Settings":
+        return dataclasses.replace(self, **_coerce_all(changes, source="arguments"))
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    name: str
+    type: str
+    default: Any
+    help: str
+    env: str
+    secret: bool
+
+
+def settings_table() -> list[Setting]:
+    """The settings table (name, type, default, help) in declaration order."""
+    return [
+        Setting(
+            name=f.name,
+            type=f.type if isinstance(f.type, str) else f.type.__name__,
+            default=f.default,
+            help=f.metadata["help"],
+            env=ENV_PREFIX + f.name.upper(),
+            secret=f.metadata["secret"],
+        )
+        for f in dataclasses.fields(Settings)
+    ]
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+
+
+def _coerce(name: str, raw: Any, *, source: str) -> Any:
+    f = _FIELDS.get(name)
+    if f is None:
+        known = ", ".join(sorted(_FIELDS))
+        raise ConfigError(f"unknown setting {name!r} in {source}", hint=f"known settings: {known}")
+    kind = f.type if isinstance(f.type, str) else f.type.__name__
+    try:
+        if kind == "bool":
+            if isinstance(raw, bool):
+                value: Any = raw
+            elif str(raw).strip().lower() in {"1", "true", "yes", "on"}:
+                value = True
+            elif str(raw).strip().lower() in {"0", "false", "no", "off"}:
+                value = False
+            else:
+                raise ValueError(raw)
+        elif kind == "int":
+            if isinstance(raw, bool):
+                raise ValueError(raw)
+            value = int(raw)
+        elif kind == "float":
+            value = float(raw)
+        else:
+            value = str(raw)
+    except (TypeError, ValueError):
+        shown = "***" if f.metadata["secret"] else repr(raw)
+        raise ConfigError(
+            f"setting {name} in {source} must be a {kind}, got {shown}",
+            hint=f"fix the value of {name} (default: {f.default!r})",
+        ) from None
+    choices = f.metadata["choices"]
+    if choices and value not in choices:
+        raise ConfigError(
+            f"setting {name} in {source} must be one of {', '.join(choices)}, got {value!r}",
+            hint=f"use one of: {', '.join(choices)}",
+        )
+    if kind in {"int", "float"} and value < 0:
+        raise ConfigError(f"setting {name} in {source} must not be negative, got {value}",
+                          hint=f"default: {f.default!r}")
+    return value
+
+
+def _coerce_all(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
+    return {k: _coerce(k, v, source=source) for k, v in values.items()}
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """Parse a ``fiable.toml``; ConfigError naming the line on a syntax error."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix the file's syntax") from None
+    return _coerce_all(
+        {k: v for k, v in data.items() if not isinstance(v, dict)}, source=str(path)
+    )
+
+
+def load_settings(
+    workspace_dir: Path | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Settings from defaults < ``fiable.toml`` < ``FIABLE_*`` env < ``overrides``."""
+    values: dict[str, Any] = {}
+    if workspace_dir is not None:
+        values.update(read_settings_file(workspace_dir / SETTINGS_FILE))
+    env = os.environ if environ is None else environ
+    for name in _FIELDS:
+        key = ENV_PREFIX + name.upper()
+        if key in env:
+            values[name] = _coerce(name, env[key], source=f"environment variable {key}")
+    if overrides:
+        values.update(_coerce_all({k: v for k, v in overrides.items() if v is not None},
+                                  source="arguments"))
+    return Settings(**values)

@@ -1,0 +1,129 @@
+"""The Store contract.
+
+A store keeps collections, documents and their chunks (text, position, vector) and
+answers lexical and vector searches. Checked by ``tests/contracts/store.py`` for every
+implementation.
+
+Contract:
+- ``replace_documents(collection, items)`` writes each (document, chunks, vectors) in ONE
+  transaction, replacing any document with the same ``source`` in that collection: after a
+  crash or an exception, either all of the batch is stored or none of it is, and what was
+  stored before is intact.
+- ``delete_documents(collection, sources)`` removes documents and their chunks, atomically.
+- Searches only see chunks of the collections named (all collections when None) and
+  return ``(chunk_id, score)`` best first, at most ``k``; lexical scores are BM25 (higher
+  is better), vector scores cosine similarity.
+- All vectors of one store come from one embedding model: ``embedding_model()`` says which,
+  and writing vectors of another model raises EmbeddingModelMismatchError.
+- Unknown collection names raise UnknownCollectionError (except in ``ensure_collection``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Protocol, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from ..chunking import Chunk
+
+__all__ = [
+    "CollectionInfo",
+    "DocumentInfo",
+    "DocumentWrite",
+    "ScoredId",
+    "Store",
+    "StoredChunk",
+]
+
+ScoredId = tuple[int, float]
+
+
+@dataclass(frozen=True, slots=True)
+class CollectionInfo:
+    name: str
+    documents: int
+    chunks: int
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentInfo:
+    id: int
+    collection: str
+    source: str
+    title: str
+    format: str
+    content_hash: str
+    pipeline: str
+    size_bytes: int
+    pages: int | None
+    chunks: int
+    ingested_at: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class DocumentWrite:
+    """One document to store, with its chunks and one vector per chunk."""
+
+    source: str
+    title: str
+    format: str
+    content_hash: str
+    pipeline: str
+    size_bytes: int
+    pages: int | None
+    chunks: Sequence[Chunk]
+    vectors: npt.NDArray[np.float32]
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChunk:
+    id: int
+    document_id: int
+    collection: str
+    source: str
+    title: str
+    ordinal: int
+    text: str
+    heading_path: tuple[str, ...]
+    page_start: int | None
+    page_end: int | None
+    char_start: int
+    char_end: int
+    content_hash: str
+
+
+class Store(Protocol):
+    def ensure_collection(self, name: str) -> None: ...
+
+    def collections(self) -> list[CollectionInfo]: ...
+
+    def require_collections(self, names: Sequence[str]) -> None: ...
+
+    def documents(self, collection: str) -> list[DocumentInfo]: ...
+
+    def document(self, collection: str, source: str) -> DocumentInfo | None: ...
+
+    def replace_documents(
+        self, collection: str, items: Sequence[DocumentWrite], *, embedding_model: str
+    ) -> list[int]: ...
+
+    def delete_documents(self, collection: str, sources: Iterable[str]) -> int: ...
+
+    def embedding_model(self) -> str | None: ...
+
+    def lexical_search(
+        self, query: str, k: int, collections: Sequence[str] | None = None
+    ) -> list[ScoredId]: ...
+
+    def vector_search(
+        self, vector: npt.NDArray[np.float32], k: int, collections: Sequence[str] | None = None
+    ) -> list[ScoredId]: ...
+
+    def chunks(self, ids: Sequence[int]) -> list[StoredChunk]: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,426 @@
+"""The embedded Store: one SQLite file (WAL) with FTS5 for BM25 and float32 vector blobs.
+
+Dense search is exact: the vectors of the searched collections are loaded once into a
+float32 matrix (cached per store instance, invalidated by a version counter that every
+write bumps, also across processes) and scored with one matrix-vector product. At 384
+dimensions that is ~1.5 MB per 1,000 chunks and a few milliseconds per query at 100k
+chunks; past that, the path is an ANN index behind the same ``vector_search`` method
+(sqlite-vec or hnswlib here, pgvector HNSW in the PostgreSQL store).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import EmbeddingModelMismatchError, StoreError, UnknownCollectionError
+from ..sentences import content_words
+from .base import CollectionInfo, DocumentInfo, DocumentWrite, ScoredId, StoredChunk
+from .migrations import apply_migrations
+
+__all__ = ["SQLiteStore"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_QUERY_TERMS = 64
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class SQLiteStore:
+    """Store on a SQLite file. Thread-safe (one connection behind a lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        try:
+            self._conn = sqlite3.connect(
+                str(self.path), check_same_thread=False, isolation_level=None, timeout=30.0
+            )
+            self._conn.row_factory = sqlite3.Row
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.execute("PRAGMA foreign_keys=ON")
+            self._conn.execute("PRAGMA busy_timeout=30000")
+        except sqlite3.DatabaseError as exc:
+            raise StoreError(
+                f"cannot open the workspace database {self.path}: {exc}",
+                hint="check the file is a fiable workspace database and not damaged; "
+                "restore it from a copy",
+            ) from None
+        self._lock = threading.RLock()
+        self._matrix_cache: dict[tuple[str, ...] | None, tuple[int, np.ndarray, np.ndarray]] = {}
+        with self._write() as conn:
+            apply_migrations(conn)
+
+    # -- plumbing -----------------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One IMMEDIATE transaction; rolled back on any exception (KeyboardInterrupt too)."""
+        with self._lock:
+            self._conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._conn
+            except BaseException:
+                self._conn.execute("ROLLBACK")
+                raise
+            else:
+                self._conn.execute("COMMIT")
+
+    def _query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def _meta(self, key: str) -> str | None:
+        rows = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return rows[0]["value"] if rows else None
+
+    # -- collections --------------------------------------------------------------------
+    def ensure_collection(self, name: str) -> None:
+        name = name.strip()
+        if not name or len(name) > 100 or any(c in name for c in "/\\\n\t"):
+            from ..errors import UserError
+
+            raise UserError(
+                f"invalid collection name {name!r}",
+                hint="use 1-100 characters without slashes, tabs or newlines",
+            )
+        with self._write() as conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO collections(name, created_at) VALUES (?, ?)",
+                (name, _now()),
+            )
+
+    def collections(self) -> list[CollectionInfo]:
+        rows = self._query(
+            """SELECT c.name, c.created_at,
+                      (SELECT COUNT(*) FROM documents d WHERE d.collection_id = c.id) AS docs,
+                      (SELECT COUNT(*) FROM chunks k JOIN documents d ON d.id = k.document_id
+                        WHERE d.collection_id = c.id) AS chunks
+               FROM collections c ORDER BY c.name"""
+        )
+        return [CollectionInfo(r["name"], r["docs"], r["chunks"], r["created_at"]) for r in rows]
+
+    def require_collections(self, names: Sequence[str]) -> None:
+        known = {c.name for c in self.collections()}
+        missing = [n for n in names if n not in known]
+        if missing:
+            listing = ", ".join(sorted(known)) or "none yet"
+            raise UnknownCollectionError(
+                f"unknown collection {', '.join(map(repr, missing))}",
+                hint=f"existing collections: {listing}; ingest into a new one with "
+                f"`fiable ingest PATH --collection NAME`",
+            )
+
+    def _collection_id(self, conn: sqlite3.Connection, name: str) -> int:
+        row = conn.execute("SELECT id FROM collections WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            self.require_collections([name])
+        return int(row["id"])
+
+    # -- documents ----------------------------------------------------------------------
+    def _document_rows(self, where: str, params: Sequence[Any]) -> list[DocumentInfo]:
+        rows = self._query(
+            f"""SELECT d.*, c.name AS collection,
+                       (SELECT COUNT(*) FROM chunks k WHERE k.document_id = d.id) AS n_chunks
+                FROM documents d JOIN collections c ON c.id = d.collection_id
+                WHERE {where} ORDER BY d.source""",
+            params,
+        )
+        return [
+            DocumentInfo(
+                id=r["id"],
+                collection=r["collection"],
+                source=r["source"],
+                title=r["title"],
+                format=r["format"],
+                content_hash=r["content_hash"],
+                pipeline=r["pipeline"],
+                size_bytes=r["size_bytes"],
+                pages=r["pages"],
+                chunks=r["n_chunks"],
+                ingested_at=r["ingested_at"],
+                metadata=json.loads(r["metadata"] or "{}"),
+            )
+            for r in rows
+        ]
+
+    def documents(self, collection: str) -> list[DocumentInfo]:
+        self.require_collections([collection])
+        return self._document_rows("c.name = ?", (collection,))
+
+    def document(self, collection: str, source: str) -> DocumentInfo | None:
+        found = self._document_rows("c.name = ? AND d.source = ?", (collection, source))
+        return found[0] if found else None
+
+    def embedding_model(self) -> str | None:
+        return self._meta("embedding_model")
+
+    def _check_model(self, conn: sqlite3.Connection, model: str, dimension: int) -> None:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'embedding_model'").fetchone()
+        has_chunks = conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None
+        if row is not None and row["value"] != model and has_chunks:
+            raise EmbeddingModelMismatchError(
+                f"this workspace's index was built with embedder {row['value']!r}, "
+                f"not {model!r}; one index cannot mix two embedding models",
+                hint=f"set embedder back to the one that built the index, or run "
+                f"`fiable reindex` to re-embed every chunk with {model!r}",
+            )
+        for key, value in (("embedding_model", model), ("embedding_dimension", str(dimension))):
+            conn.execute(
+                "INSERT INTO meta(key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    @staticmethod
+    def _bump_version(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'vectors_version'"
+        )
+
+    @staticmethod
+    def _delete_document(conn: sqlite3.Connection, document_id: int) -> None:
+        conn.execute(
+            "DELETE FROM chunks_fts WHERE rowid IN (SELECT id FROM chunks WHERE document_id = ?)",
+            (document_id,),
+        )
+        conn.execute("DELETE FROM documents WHERE id = ?", (document_id,))
+
+    def replace_documents(
+        self, collection: str, items: Sequence[DocumentWrite], *, embedding_model: str
+    ) -> list[int]:
+        ids: list[int] = []
+        if not items:
+            return ids
+        dimension = int(items[0].vectors.shape[1]) if items[0].vectors.ndim == 2 else 0
+        with self._write() as conn:
+            collection_id = self._collection_id(conn, collection)
+            self._check_model(conn, embedding_model, dimension)
+            for item in items:
+                if len(item.chunks) != len(item.vectors):
+                    raise StoreError(
+                        f"{item.source}: {len(item.chunks)} chunks but {len(item.vectors)} vectors",
+                        hint="this is a bug in the caller; please report it",
+                    )
+                old = conn.execute(
+                    "SELECT id FROM documents WHERE collection_id = ? AND source = ?",
+                    (collection_id, item.source),
+                ).fetchone()
+                if old is not None:
+                    self._delete_document(conn, int(old["id"]))
+                cur = conn.execute(
+                    """INSERT INTO documents(collection_id, source, title, format, content_hash,
+                           pipeline, size_bytes, pages, metadata, ingested_at)
+                       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                    (
+                        collection_id,
+                        item.source,
+                        item.title,
+                        item.format,
+                        item.content_hash,
+                        item.pipeline,
+                        item.size_bytes,
+                        item.pages,
+                        json.dumps(item.metadata, sort_keys=True),
+                        _now(),
+                    ),
+                )
+                doc_id = int(cur.lastrowid or 0)
+                ids.append(doc_id)
+                vectors = np.ascontiguousarray(item.vectors, dtype=np.float32)
+                for chunk, vector in zip(item.chunks, vectors):
+                    cur = conn.execute(
+                        """INSERT INTO chunks(document_id, ordinal, text, heading_path,
+                               page_start, page_end, char_start, char_end, token_count,
+                               content_hash, embedding)
+                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                        (
+                            doc_id,
+                            chunk.ordinal,
+                            chunk.text,
+                            json.dumps(list(chunk.heading_path), ensure_ascii=False),
+                            chunk.page_start,
+                            chunk.page_end,
+                            chunk.char_start,
+                            chunk.char_end,
+                            chunk.token_count,
+                            chunk.content_hash,
+                            vector.tobytes(),
+                        ),
+                    )
+                    conn.execute(
+                        "INSERT INTO chunks_fts(rowid, text, context) VALUES (?, ?, ?)",
+                        (cur.lastrowid, chunk.text, " ".join((item.title, *chunk.heading_path))),
+                    )
+            self._bump_version(conn)
+        return ids
+
+    def delete_documents(self, collection: str, sources: Iterable[str]) -> int:
+        removed = 0
+        with self._write() as conn:
+            collection_id = self._collection_id(conn, collection)
+            for source in sources:
+                row = conn.execute(
+                    "SELECT id FROM documents WHERE collection_id = ? AND source = ?",
+                    (collection_id, source),
+                ).fetchone()
+                if row is not None:
+                    self._delete_document(conn, int(row["id"]))
+                    removed += 1
+            self._bump_version(conn)
+        return removed
+
+    def reembed(self, vectors_for: "Any", *, embedding_model: str, batch: int = 256) -> int:
+        """Replace every chunk's vector with ``vectors_for(texts_with_context)``, atomically.
+
+        ``vectors_for`` receives a list of (title, heading_path, text) and returns vectors.
+        """
+        rows = self._query(
+            """SELECT k.id, k.text, k.heading_path, d.title FROM chunks k
+               JOIN documents d ON d.id = k.document_id ORDER BY k.id"""
+        )
+        dimension = 0
+        updates: list[tuple[bytes, int]] = []
+        for start in range(0, len(rows), batch):
+            part = rows[start : start + batch]
+            vecs = vectors_for(
+                [(r["title"], tuple(json.loads(r["heading_path"])), r["text"]) for r in part]
+            )
+            dimension = int(vecs.shape[1])
+            updates += [(v.astype(np.float32).tobytes(), r["id"]) for v, r in zip(vecs, part)]
+        with self._write() as conn:
+            conn.executemany("UPDATE chunks SET embedding = ? WHERE id = ?", updates)
+            conn.execute("DELETE FROM meta WHERE key IN ('embedding_model', 'embedding_dimension')")
+            self._check_model(conn, embedding_model, dimension)
+            self._bump_version(conn)
+        return len(updates)
+
+    # -- search -------------------------------------------------------------------------
+    def _collection_filter(self, collections: Sequence[str] | None) -> tuple[str, list[Any]]:
+        if collections is None:
+            return "", []
+        self.require_collections(collections)
+        marks = ", ".join("?" for _ in collections)
+        return f" AND col.name IN ({marks})", list(collections)
+
+    def lexical_search(
+        self, query: str, k: int, collections: Sequence[str] | None = None
+    ) -> list[ScoredId]:
+        terms = list(dict.fromkeys(content_words(query)))[:_MAX_QUERY_TERMS]
+        if not terms or k <= 0:
+            return []
+        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        where, params = self._collection_filter(collections)
+        rows = self._query(
+            f"""SELECT f.rowid AS id, bm25(chunks_fts, 1.0, 0.5) AS score
+                FROM chunks_fts f
+                JOIN chunks k ON k.id = f.rowid
+                JOIN documents d ON d.id = k.document_id
+                JOIN collections col ON col.id = d.collection_id
+                WHERE chunks_fts MATCH ?{where}
+                ORDER BY score LIMIT ?""",
+            [match, *params, k],
+        )
+        return [(int(r["id"]), -float(r["score"])) for r in rows]
+
+    def _matrix(self, collections: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
+        key = None if collections is None else tuple(sorted(collections))
+        version = int(self._meta("vectors_version") or 0)
+        cached = self._matrix_cache.get(key)
+        if cached is not None and cached[0] == version:
+            return cached[1], cached[2]
+        where, params = self._collection_filter(collections)
+        rows = self._query(
+            f"""SELECT k.id, k.embedding FROM chunks k
+                JOIN documents d ON d.id = k.document_id
+                JOIN collections col ON col.id = d.collection_id
+                WHERE 1{where} ORDER BY k.id""",
+            params,
+        )
+        dim = int(self._meta("embedding_dimension") or 0)
+        ids = np.fromiter((r["id"] for r in rows), dtype=np.int64, count=len(rows))
+        matrix = np.empty((len(rows), dim), dtype=np.float32)
+        for i, r in enumerate(rows):
+            matrix[i] = np.frombuffer(r["embedding"], dtype=np.float32)
+        with self._lock:
+            self._matrix_cache[key] = (version, ids, matrix)
+        return ids, matrix
+
+    def vector_search(
+        self, vector: npt.NDArray[np.float32], k: int, collections: Sequence[str] | None = None
+    ) -> list[ScoredId]:
+        ids, matrix = self._matrix(collections)
+        if len(ids) == 0 or k <= 0:
+            return []
+        if matrix.shape[1] != vector.shape[-1]:
+            raise EmbeddingModelMismatchError(
+                f"query vector has {vector.shape[-1]} dimensions, the index {matrix.shape[1]}",
+                hint="use the embedder that built the index, or `fiable reindex`",
+            )
+        scores = matrix @ vector.astype(np.float32)
+        k = min(k, len(scores))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        return [(int(ids[i]), float(scores[i])) for i in top]
+
+    def chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
+        if not ids:
+            return []
+        marks = ", ".join("?" for _ in ids)
+        rows = self._query(
+            f"""SELECT k.*, d.source, d.title, col.name AS collection FROM chunks k
+                JOIN documents d ON d.id = k.document_id
+                JOIN collections col ON col.id = d.collection_id
+                WHERE k.id IN ({marks})""",
+            list(ids),
+        )
+        by_id = {
+            r["id"]: StoredChunk(
+                id=r["id"],
+                document_id=r["document_id"],
+                collection=r["collection"],
+                source=r["source"],
+                title=r["title"],
+                ordinal=r["ordinal"],
+                text=r["text"],
+                heading_path=tuple(json.loads(r["heading_path"])),
+                page_start=r["page_start"],
+                page_end=r["page_end"],
+                char_start=r["char_start"],
+                char_end=r["char_end"],
+                content_hash=r["content_hash"],
+            )
+            for r in rows
+        }
+        return [by_id[i] for i in ids if i in by_id]
+
+    # -- ask log ------------------------------------------------------------------------
+    def log_ask(self, record: dict[str, Any]) -> None:
+        """Append one question/answer record (``fiable history`` reads them)."""
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO asks(trace_id, created_at, question, record) VALUES (?, ?, ?, ?)",
+                (record["trace_id"], _now(), record["question"], json.dumps(record)),
+            )
+
+    def asks(self, limit: int = 20, trace_id: str | None = None) -> list[dict[str, Any]]:
+        if trace_id:
+            rows = self._query("SELECT record FROM asks WHERE trace_id = ?", (trace_id,))
+        else:
+            rows = self._query("SELECT record FROM asks ORDER BY id DESC LIMIT ?", (limit,))
+        return [json.loads(r["record"]) for r in rows]

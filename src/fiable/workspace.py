@@ -1,0 +1,212 @@
+"""A workspace: one directory with a SQLite database and a ``fiable.toml``.
+
+    ws = Workspace.open("my-workspace", create=True)
+    ws.ingest(["handbook/"], collection="hr")
+    answer = ws.ask("How many days of leave do I get?")
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterator, Sequence
+
+from .answer import Answer, AskEvent, Done
+from .ask import AskRequest, ask_events
+from .components import make_embedder, make_generator
+from .embedders.base import Embedder
+from .errors import WorkspaceError
+from .generators.base import Generator
+from .ingest import IngestProgress, IngestReport, ingest_paths
+from .retrieval import Hit, hybrid_search
+from .settings import SETTINGS_FILE, Settings, load_settings
+from .store.base import CollectionInfo, DocumentInfo
+from .store.sqlite import SQLiteStore
+
+__all__ = ["Workspace", "DATABASE_FILE"]
+
+logger = logging.getLogger(__name__)
+
+DATABASE_FILE = "fiable.db"
+
+
+class Workspace:
+    """Documents, index and settings in one directory. Use :meth:`open` to get one."""
+
+    def __init__(
+        self,
+        path: Path,
+        settings: Settings,
+        store: SQLiteStore,
+        *,
+        embedder: Embedder | None = None,
+        generator: Generator | None = None,
+    ) -> None:
+        self.path = path
+        self.settings = settings
+        self.store = store
+        self._embedder = embedder
+        self._generator = generator
+        self._owns_generator = generator is None
+        self._lock = threading.Lock()
+
+    # -- opening ------------------------------------------------------------------------
+    @classmethod
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        create: bool = False,
+        embedder: Embedder | str | None = None,
+        generator: Generator | str | None = None,
+        **settings: Any,
+    ) -> "Workspace":
+        """Open the workspace at ``path`` (``create=True`` makes it if missing).
+
+        Keyword ``settings`` override ``fiable.toml`` and ``FIABLE_*`` variables.
+        ``embedder`` and ``generator`` are settings when given as names (``"fake"``,
+        ``"smollm2-135m"``), or instances that replace the configured ones (custom code).
+        """
+        if isinstance(embedder, str):
+            settings["embedder"], embedder = embedder, None
+        if isinstance(generator, str):
+            settings["generator"], generator = generator, None
+        directory = Path(path).expanduser()
+        db = directory / DATABASE_FILE
+        if not db.exists():
+            if not create:
+                raise WorkspaceError(
+                    f"no fiable workspace at {directory}",
+                    hint=f"create one with `fiable init {directory}` "
+                    "(or Workspace.open(path, create=True))",
+                )
+            if directory.exists() and not directory.is_dir():
+                raise WorkspaceError(f"{directory} is a file, not a folder",
+                                     hint="choose another workspace path")
+            directory.mkdir(parents=True, exist_ok=True)
+            toml = directory / SETTINGS_FILE
+            if not toml.exists():
+                toml.write_text(
+                    "# fiable workspace settings: see `fiable settings` for the full table.\n"
+                    "# Precedence: command-line flags > FIABLE_* environment > this file > "
+                    "defaults.\n",
+                    encoding="utf-8",
+                )
+        resolved = load_settings(directory, overrides=settings)
+        return cls(directory, resolved, SQLiteStore(db), embedder=embedder, generator=generator)
+
+    def close(self) -> None:
+        if self._owns_generator and self._generator is not None:
+            close = getattr(self._generator, "close", None)
+            if callable(close):
+                close()
+        self._generator = None
+        self.store.close()
+
+    def __enter__(self) -> "Workspace":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- components ---------------------------------------------------------------------
+    @property
+    def embedder(self) -> Embedder:
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings)
+            return self._embedder
+
+    @property
+    def generator(self) -> Generator:
+        with self._lock:
+            if self._generator is None:
+                self._generator = make_generator(self.settings)
+            return self._generator
+
+    # -- documents ----------------------------------------------------------------------
+    def ingest(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        collection: str = "default",
+        sync: bool = False,
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> IngestReport:
+        """Ingest files and folders into ``collection`` (see :mod:`fiable.ingest`)."""
+        return ingest_paths(
+            [Path(p) for p in paths], store=self.store, embedder=self.embedder,
+            settings=self.settings, collection=collection, sync=sync, progress=progress,
+        )
+
+    def collections(self) -> list[CollectionInfo]:
+        return self.store.collections()
+
+    def documents(self, collection: str) -> list[DocumentInfo]:
+        return self.store.documents(collection)
+
+    def delete_documents(self, collection: str, sources: Sequence[str]) -> int:
+        return self.store.delete_documents(collection, sources)
+
+    def reindex(self) -> int:
+        """Re-embed every chunk with the configured embedder (after changing it)."""
+        from .chunking import embedding_text
+
+        embedder = self.embedder
+        return self.store.reembed(
+            lambda rows: embedder.embed_documents([embedding_text(*r) for r in rows]),
+            embedding_model=embedder.model_id,
+        )
+
+    # -- questions ----------------------------------------------------------------------
+    def search(
+        self, query: str, *, collections: Sequence[str] | None = None, k: int | None = None
+    ) -> list[Hit]:
+        """Hybrid search without generation."""
+        s = self.settings
+        return hybrid_search(
+            self.store, self.embedder, query, k=k or s.top_k, collections=collections,
+            fusion=s.fusion, rrf_k=s.rrf_k, dense_weight=s.dense_weight,  # type: ignore[arg-type]
+            candidates=s.candidates,
+        ).hits
+
+    def ask_stream(
+        self,
+        question: str,
+        *,
+        collections: Sequence[str] | None = None,
+        top_k: int | None = None,
+    ) -> Iterator[AskEvent]:
+        """Answer ``question`` as a stream of events: ``Retrieved``, ``Token``..., ``Done``."""
+        events = ask_events(
+            AskRequest(question, collections, top_k), store=self.store, embedder=self.embedder,
+            generator_factory=lambda: self.generator, settings=self.settings,
+        )
+        for event in events:
+            if isinstance(event, Done) and self.settings.log_asks:
+                self.store.log_ask({
+                    "trace_id": event.answer.trace_id,
+                    "question": event.answer.question,
+                    "answer": event.answer.to_dict(),
+                    "messages": list(event.messages),
+                    "settings": self.settings.redacted(),
+                })
+            yield event
+
+    def ask(
+        self,
+        question: str,
+        *,
+        collections: Sequence[str] | None = None,
+        top_k: int | None = None,
+    ) -> Answer:
+        """Answer ``question`` with a citation on every supported sentence."""
+        for event in self.ask_stream(question, collections=collections, top_k=top_k):
+            if isinstance(event, Done):
+                return event.answer
+        raise RuntimeError("ask pipeline ended without an answer")  # pragma: no cover
+
+    def history(self, limit: int = 20, trace_id: str | None = None) -> list[dict[str, Any]]:
+        """Past questions with their answers and exact prompts, newest first."""
+        return self.store.asks(limit=limit, trace_id=trace_id)

@@ -1,0 +1,124 @@
+"""The Store contract suite (see fiable.store.base). Subclass it and override ``store``."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fiable.chunking import Chunk
+from fiable.errors import EmbeddingModelMismatchError, UnknownCollectionError
+from fiable.store.base import DocumentWrite
+
+
+def _chunk(i: int, text: str) -> Chunk:
+    return Chunk(ordinal=i, text=text, char_start=i * 100, char_end=i * 100 + len(text),
+                 heading_path=("Section",), page_start=None, page_end=None,
+                 token_count=len(text.split()), content_hash=f"h{i}")
+
+
+def _vec(*values: float, dim: int = 4) -> np.ndarray:
+    v = np.zeros(dim, dtype=np.float32)
+    v[: len(values)] = values
+    return v / np.linalg.norm(v)
+
+
+def doc(source: str, texts: list[str], vectors: list[np.ndarray], digest: str = "x") -> DocumentWrite:
+    return DocumentWrite(source=source, title=source.upper(), format="text", content_hash=digest,
+                         pipeline="p1", size_bytes=10, pages=None,
+                         chunks=[_chunk(i, t) for i, t in enumerate(texts)],
+                         vectors=np.stack(vectors))
+
+
+class StoreContract:
+    @pytest.fixture
+    def store(self):  # pragma: no cover - overridden
+        raise NotImplementedError("subclasses provide a store")
+
+    def test_collections_start_empty_and_are_created(self, store):
+        assert store.collections() == []
+        store.ensure_collection("hr")
+        store.ensure_collection("hr")
+        assert [c.name for c in store.collections()] == ["hr"]
+
+    def test_unknown_collection_is_an_error(self, store):
+        with pytest.raises(UnknownCollectionError) as info:
+            store.documents("nope")
+        assert "nope" in str(info.value) and info.value.hint
+        with pytest.raises(UnknownCollectionError):
+            store.lexical_search("leave", 5, ["nope"])
+
+    def test_write_then_search_both_ways(self, store):
+        store.ensure_collection("hr")
+        store.replace_documents("hr", [
+            doc("a.md", ["annual leave is 27 days", "expenses need receipts"],
+                [_vec(1, 0), _vec(0, 1)]),
+        ], embedding_model="m1")
+        lex = store.lexical_search("how many leave days", 5)
+        assert len(lex) == 1 and lex[0][1] > 0
+        [chunk] = store.chunks([lex[0][0]])
+        assert chunk.text == "annual leave is 27 days" and chunk.source == "a.md"
+        assert chunk.heading_path == ("Section",) and chunk.title == "A.MD"
+        dense = store.vector_search(_vec(0.1, 1), 2)
+        assert [store.chunks([i])[0].text for i, _ in dense] == [
+            "expenses need receipts", "annual leave is 27 days"]
+        assert dense[0][1] > dense[1][1]
+        assert store.embedding_model() == "m1"
+
+    def test_replace_is_atomic_and_replaces(self, store):
+        store.ensure_collection("hr")
+        store.replace_documents("hr", [doc("a.md", ["old text about bicycles"], [_vec(1)])],
+                                embedding_model="m1")
+        store.replace_documents("hr", [doc("a.md", ["new text about trains"], [_vec(1)], "y")],
+                                embedding_model="m1")
+        assert store.lexical_search("bicycles", 5) == []
+        assert len(store.lexical_search("trains", 5)) == 1
+        [info] = store.documents("hr")
+        assert info.content_hash == "y" and info.chunks == 1
+
+    def test_failure_mid_batch_keeps_previous_state(self, store):
+        store.ensure_collection("hr")
+        store.replace_documents("hr", [doc("a.md", ["kept text about ferries"], [_vec(1)])],
+                                embedding_model="m1")
+        good = doc("a.md", ["replacement about canoes"], [_vec(1)], "y")
+        broken = doc("b.md", ["one", "two"], [_vec(1)])  # 2 chunks, 1 vector
+        with pytest.raises(Exception):
+            store.replace_documents("hr", [good, broken], embedding_model="m1")
+        assert len(store.lexical_search("ferries", 5)) == 1
+        assert store.lexical_search("canoes", 5) == []
+        assert [d.source for d in store.documents("hr")] == ["a.md"]
+
+    def test_mixing_embedding_models_is_refused(self, store):
+        store.ensure_collection("hr")
+        store.replace_documents("hr", [doc("a.md", ["text"], [_vec(1)])], embedding_model="m1")
+        with pytest.raises(EmbeddingModelMismatchError) as info:
+            store.replace_documents("hr", [doc("b.md", ["text"], [_vec(1)])],
+                                    embedding_model="m2")
+        assert "m1" in str(info.value) and "reindex" in info.value.hint
+
+    def test_collection_filter(self, store):
+        for name in ("hr", "it"):
+            store.ensure_collection(name)
+            store.replace_documents(name, [doc(f"{name}.md", [f"policy of {name} team"],
+                                                [_vec(1)])], embedding_model="m1")
+        ids = [i for i, _ in store.lexical_search("policy", 5, ["it"])]
+        assert [c.collection for c in store.chunks(ids)] == ["it"]
+        ids = [i for i, _ in store.vector_search(_vec(1), 5, ["hr"])]
+        assert [c.collection for c in store.chunks(ids)] == ["hr"]
+        assert len(store.vector_search(_vec(1), 5)) == 2
+
+    def test_delete_documents(self, store):
+        store.ensure_collection("hr")
+        store.replace_documents("hr", [doc("a.md", ["alpha words"], [_vec(1)]),
+                                       doc("b.md", ["beta words"], [_vec(0, 1)])],
+                                embedding_model="m1")
+        assert store.delete_documents("hr", ["a.md", "missing.md"]) == 1
+        assert store.lexical_search("alpha", 5) == []
+        assert [store.chunks([i])[0].source for i, _ in store.vector_search(_vec(1), 5)] == ["b.md"]
+
+    def test_hostile_query_text_is_not_fts_syntax(self, store):
+        store.ensure_collection("hr")
+        store.replace_documents("hr", [doc("a.md", ['quotes " and NEAR( stars *'], [_vec(1)])],
+                                embedding_model="m1")
+        for q in ['"', "NEAR(", "a OR", "*", "-- drop table", ")))", "\x00"]:
+            store.lexical_search(q, 5)  # must not raise
+        assert store.lexical_search("", 5) == []
