@@ -238,7 +238,6 @@ def _listening_tcp_inodes() -> set[str]:
 
 @pytest.mark.integration
 class TestLlamaCppContract(GeneratorContract):
-    cancel_budget_s = 10.0
 
     @pytest.fixture
     def generator(self, llama):
@@ -330,7 +329,6 @@ def openai_generator(llama_server):
 
 @pytest.mark.integration
 class TestOpenAICompatibleContract(GeneratorContract):
-    cancel_budget_s = 10.0
 
     @pytest.fixture
     def generator(self, openai_generator):

@@ -43,8 +43,8 @@ for command in (init, ingest, collections, documents, ask, chat, history, models
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``fiable`` console script."""
     try:
-        cli.main(args=list(argv) if argv is not None else None, prog_name="fiable",
-                 standalone_mode=False)
+        code = cli.main(args=list(argv) if argv is not None else None, prog_name="fiable",
+                        standalone_mode=False)
     except FiableError as exc:
         click.secho(f"error: {exc.message}", fg="red", err=True)
         if exc.hint:
@@ -59,7 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         click.echo("\ninterrupted: everything committed before stays; nothing partial was "
                    "stored.", err=True)
         return 130
-    return 0
+    return code if isinstance(code, int) else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import click
@@ -46,7 +47,7 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], collection: str, sync: b
             from ..ingest import discover
 
             total = len(discover(paths)[0])
-            bar = click.progressbar(length=total, label="ingesting", file=click.get_text_stream("stderr"),
+            bar = click.progressbar(length=total, label="ingesting", file=sys.stderr,
                                     show_pos=True, item_show_func=lambda p: p and Path(p).name)
             bar.__enter__()
 

@@ -59,7 +59,9 @@ def load(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDocument:
         with path.open("rb") as handle:
             data = handle.read(max_bytes + 1)
     except OSError as exc:
-        raise LoadError(f"cannot be read: {exc.strerror or exc}", path=src, hint="check the file's permissions") from exc
+        raise LoadError(
+            f"cannot be read: {exc.strerror or exc}", path=src, hint="check the file's permissions"
+        ) from exc
     if len(data) > max_bytes:  # it grew after stat()
         raise _too_large(src, len(data), max_bytes)
     if not data:
@@ -110,7 +112,9 @@ def _checked_size(path: Path, max_bytes: int) -> int:
     except FileNotFoundError:
         raise LoadError("does not exist", path=src, hint="check the path") from None
     except OSError as exc:
-        raise LoadError(f"cannot be read: {exc.strerror or exc}", path=src, hint="check the path and permissions") from exc
+        raise LoadError(
+            f"cannot be read: {exc.strerror or exc}", path=src, hint="check the path and permissions"
+        ) from exc
     if path.is_dir():
         raise LoadError("is a directory, not a file", path=src, hint="give the files inside it, or ingest the folder")
     size = st.st_size

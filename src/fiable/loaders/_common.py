@@ -27,15 +27,16 @@ logger = logging.getLogger(__name__)
 
 _SNIFF_BYTES = 8192
 # C0 controls that never occur in text (tab, LF, VT, FF, CR and ESC aside).
-_BINARY_BYTES = frozenset(set(range(0x00, 0x09)) | set(range(0x0E, 0x1B)) | set(range(0x1C, 0x20)) | {0x7F})
+_BINARY_BYTES = bytes([*range(0x00, 0x09), *range(0x0E, 0x1B), *range(0x1C, 0x20), 0x7F])
 _MAX_BINARY_RATIO = 0.10  # share of control bytes above which a file is binary
 _MAX_CP1252_NON_ASCII = 0.30  # share of non-ASCII chars in a plausible cp1252 text
 _MAX_CP1252_CONTROLS = 0.01
 
-_KEEP_CONTROLS = frozenset("\n\t")
-# Zero-width and BOM characters dropped along with controls.
-_DROP_CHARS = frozenset("\ufeff\u200b\u2060\u00ad")
-_LIGATURES = str.maketrans({"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"})
+# Control characters (tab and newline aside), BOMs, zero-width characters, soft hyphens.
+_DROPPED = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufeff\u200b\u2060\u00ad]")
+_STRAY_CONTROLS = re.compile("[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f]")  # beyond \t \n \v \f \r ESC
+_LIGATURES = {"ﬀ": "ff", "ﬁ": "fi", "ﬂ": "fl", "ﬃ": "ffi", "ﬄ": "ffl", "ﬅ": "st", "ﬆ": "st"}
+_LIGATURE = re.compile("[" + "".join(_LIGATURES) + "]")
 _HSPACE = re.compile(r"[^\S\n]+")  # whitespace other than newline
 _ANY_SPACE = re.compile(r"\s+")
 
@@ -62,10 +63,11 @@ def decode_text(data: bytes, path: Path, *, declared: str | None = None) -> tupl
             try:
                 text = data.decode(codec)
             except UnicodeDecodeError as exc:
+                name = codec.upper().replace("-SIG", "")
                 raise EncodingError(
-                    f"starts with a {codec.upper().replace('-SIG', '')} byte-order mark but is not valid {codec}: {exc.reason}",
+                    f"starts with a {name} byte-order mark but is not valid {name}: {exc.reason}",
                     path=str(path),
-                    hint=_CONVERT_HINT.replace("LATIN1", codec.upper().replace("-SIG", "")),
+                    hint=f"re-save the file as UTF-8, e.g. `iconv -f {name} -t UTF-8 in.txt > out.txt`",
                 ) from None
             _check_decoded_controls(text, path)
             return text, "utf-8" if codec == "utf-8-sig" else codec
@@ -77,7 +79,7 @@ def decode_text(data: bytes, path: Path, *, declared: str | None = None) -> tupl
             path=str(path),
             hint="give fiable a text file (UTF-8), or use the extension of the real format (.pdf, .docx)",
         )
-    controls = sum(1 for b in sample if b in _BINARY_BYTES)
+    controls = len(sample) - len(sample.translate(None, _BINARY_BYTES))
     if sample and controls / len(sample) > _MAX_BINARY_RATIO:
         raise BinaryContentError(
             f"{controls} of its first {len(sample)} bytes are control characters: this is binary data, not text",
@@ -122,14 +124,14 @@ def decode_text(data: bytes, path: Path, *, declared: str | None = None) -> tupl
 def _plausible_text(text: str) -> bool:
     if not text:
         return False
-    non_ascii = sum(1 for c in text if ord(c) > 0x7F)
-    controls = sum(1 for c in text if unicodedata.category(c) == "Cc" and c not in "\n\r\t\f")
+    non_ascii = len(text) - len(text.encode("ascii", "ignore"))
+    controls = len(_STRAY_CONTROLS.findall(text))
     return non_ascii / len(text) <= _MAX_CP1252_NON_ASCII and controls / len(text) <= _MAX_CP1252_CONTROLS
 
 
 def _check_decoded_controls(text: str, path: Path) -> None:
     sample = text[:_SNIFF_BYTES]
-    controls = sum(1 for c in sample if unicodedata.category(c) == "Cc" and c not in "\n\r\t\f\x0b\x1b")
+    controls = len(_STRAY_CONTROLS.findall(sample))
     if sample and controls / len(sample) > _MAX_BINARY_RATIO:
         raise BinaryContentError(
             "is mostly control characters: this is binary data, not text",
@@ -142,10 +144,8 @@ def normalise_text(text: str) -> str:
     """NFC, ``\\n`` newlines, no control or zero-width characters (tabs and newlines kept)."""
     text = text.replace("\r\n", "\n").replace("\r", "\n").replace("\u2028", "\n").replace("\u2029", "\n\n")
     text = text.replace("\f", "\n").replace("\x0b", "\n").replace("\x85", "\n")
-    text = unicodedata.normalize("NFC", text).translate(_LIGATURES)
-    return "".join(
-        c for c in text if c in _KEEP_CONTROLS or (unicodedata.category(c) != "Cc" and c not in _DROP_CHARS)
-    )
+    text = _LIGATURE.sub(lambda m: _LIGATURES[m.group()], unicodedata.normalize("NFC", text))
+    return _DROPPED.sub("", text)
 
 
 def clean_inline(text: str) -> str:
@@ -197,7 +197,11 @@ class HeadingTracker:
 
 
 def make_block(
-    text: str, kind: BlockKind = "paragraph", heading_path: tuple[str, ...] = (), page: int | None = None, level: int = 0
+    text: str,
+    kind: BlockKind = "paragraph",
+    heading_path: tuple[str, ...] = (),
+    page: int | None = None,
+    level: int = 0,
 ) -> Block:
     return Block(text=text, kind=kind, heading_path=heading_path, page=page, level=level)
 
@@ -210,6 +214,8 @@ def finish_blocks(blocks: Iterable[Block]) -> tuple[Block, ...]:
         if not text:
             continue
         if text != block.text:
-            block = Block(text=text, kind=block.kind, heading_path=block.heading_path, page=block.page, level=block.level)
+            block = Block(
+                text=text, kind=block.kind, heading_path=block.heading_path, page=block.page, level=block.level
+            )
         out.append(block)
     return tuple(out)

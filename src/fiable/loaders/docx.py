@@ -25,6 +25,7 @@ OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _MC_FALLBACK = "{http://schemas.openxmlformats.org/markup-compatibility/2006}Fallback"
 _HEADING_NAME = re.compile(r"^heading\s*([1-9])$", re.IGNORECASE)
+_TOC_NAME = re.compile(r"^toc\s*\d$")  # table-of-contents entries repeat the headings
 _LIST_NAME = re.compile(r"^list\b.*?(\d)?$", re.IGNORECASE)
 _CORRUPT_HINT = "open the file in Word or LibreOffice and save it again as .docx"
 _MAX_STYLE_DEPTH = 10
@@ -186,12 +187,14 @@ class _Builder:
             style_id = style.based_on
 
     def _classify(self, p) -> tuple[str, int]:
-        """("title"|"heading"|"list"|"paragraph", level)."""
+        """("title"|"heading"|"list"|"toc"|"paragraph", level)."""
         ppr = p.find(f"{_W}pPr")
         chain = list(self._style_chain(p))
-        first_name = chain[0].name.strip() if chain else ""
-        if first_name.lower() == "title":
+        first_name = chain[0].name.strip().lower() if chain else ""
+        if first_name == "title":
             return "title", 1
+        if _TOC_NAME.match(first_name):
+            return "toc", 0
         for style in chain:
             match = _HEADING_NAME.match(style.name.strip())
             if match:
@@ -224,6 +227,8 @@ class _Builder:
         if not text:
             return
         kind, level = self._classify(p)
+        if kind == "toc":
+            return
         if kind == "list":
             self._list.append(f"{'  ' * min(level, 8)}- {clean_inline(text)}")
             return
@@ -249,7 +254,7 @@ class _Builder:
                 if tc.getparent() is tr or (tc.getparent() is not None and tc.getparent().getparent() is tr):
                     cells.append(_cell_text(tc))
             if any(cells):
-                rows.append(" | ".join(cells))
+                rows.append(" | ".join(cells).rstrip())
         if rows:
             self.blocks.append(make_block("\n".join(rows), "table", self.headings.path))
 

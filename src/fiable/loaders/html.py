@@ -212,7 +212,7 @@ class _Walker:
                 if cell.tag in ("td", "th") and not _dropped(cell, in_content=in_content)
             ]
             if any(cells):
-                rows.append(" | ".join(cells))
+                rows.append(" | ".join(cells).rstrip())
         self.add("\n".join(rows), "table")
 
 

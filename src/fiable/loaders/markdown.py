@@ -174,7 +174,7 @@ def _table_text(node: SyntaxTreeNode) -> str:
         if n.type == "tr":
             cells = [clean_inline(_flat_text(cell)) for cell in n.children]
             if any(cells):
-                rows.append(" | ".join(cells))
+                rows.append(" | ".join(cells).rstrip())
         else:
             for child in n.children:
                 visit(child)

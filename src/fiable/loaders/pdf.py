@@ -18,6 +18,7 @@ logger = logging.getLogger(__name__)
 
 _CORRUPT_HINT = "re-export or repair the PDF (e.g. `qpdf in.pdf repaired.pdf`), or check that it is really a PDF"
 _MAX_TITLE_CHARS = 80
+_EOF_WINDOW = 8192  # where the %%EOF end marker must be (some writers append junk after it)
 _SENTENCE_END = re.compile(r"[.!?:][\"'”’)\]]*$")
 _BULLET = re.compile(r"^(?:[•◦▪▫●○■□‣⁃–—\-*]\s|\(?\d{1,3}[.)]\s|\(?[a-z][.)]\s)")
 _HYPHEN_END = re.compile(r"[^\W\d_]-$")
@@ -46,6 +47,12 @@ def load_pdf(path: Path, data: bytes) -> LoadedDocument:
             hint="check the file's real type (`file <path>`) and give it the matching extension",
         )
 
+    if b"%%EOF" not in data[-_EOF_WINDOW:]:
+        raise CorruptFileError(
+            "is truncated or damaged: there is no %%EOF marker at its end",
+            path=src,
+            hint="download or copy the file again; if it was complete, repair it with `qpdf in.pdf repaired.pdf`",
+        )
     try:
         reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
         metadata = {"encrypted": "false"}
@@ -101,7 +108,7 @@ def load_pdf(path: Path, data: bytes) -> LoadedDocument:
     if not pages:
         raise EmptyFileError("is a PDF with no pages", path=src, hint="re-export the PDF from its source document")
 
-    page_paragraphs = _page_paragraphs(page_texts)
+    page_paragraphs, first_line = _page_paragraphs(page_texts, outline)
     if not any(page_paragraphs):
         raise NoTextLayerError(
             f"has {len(pages)} page(s) but no extractable text (scanned images?)",
@@ -111,7 +118,7 @@ def load_pdf(path: Path, data: bytes) -> LoadedDocument:
 
     blocks = finish_blocks(_blocks(page_paragraphs, outline))
     metadata["pages"] = str(len(pages))
-    title = title_meta or _first_line_title(page_texts) or stem_title(path)
+    title = title_meta or _first_line_title(first_line) or stem_title(path)
     return LoadedDocument(source=src, title=title, format="pdf", blocks=blocks, metadata=metadata)
 
 
@@ -130,13 +137,10 @@ def _metadata_title(reader) -> str | None:
     return title
 
 
-def _first_line_title(page_texts: list[str]) -> str | None:
-    for line in normalise_text(page_texts[0] if page_texts else "").split("\n"):
-        line = clean_inline(line)
-        if line:
-            if len(line) <= _MAX_TITLE_CHARS and any(c.isalpha() for c in line) and not line.endswith("."):
-                return line
-            return None
+def _first_line_title(first_line: str) -> str | None:
+    """Page 1's first line (running headers already dropped) when it is short."""
+    if first_line and len(first_line) <= _MAX_TITLE_CHARS and any(c.isalpha() for c in first_line):
+        return None if first_line.endswith(".") else first_line
     return None
 
 
@@ -165,12 +169,21 @@ def _outline(reader) -> list[_OutlineEntry]:
     return entries
 
 
-def _page_paragraphs(page_texts: list[str]) -> list[list[str]]:
+def _page_paragraphs(page_texts: list[str], outline: list[_OutlineEntry]) -> tuple[list[list[str]], str]:
+    """Each page's paragraphs, and the first line of page 1 once running lines are gone."""
     pages_lines = [_lines(text) for text in page_texts]
     _drop_running_lines(pages_lines)
-    all_lengths = sorted(len(line) for lines in pages_lines for line in lines)
-    width = all_lengths[int(0.9 * (len(all_lengths) - 1))] if all_lengths else 0
-    return [split_paragraphs(lines, width) for lines in pages_lines]
+    # The text width in characters: the longest lines, an outlier or two aside.
+    lengths = sorted(len(line) for lines in pages_lines for line in lines if line)
+    width = (lengths[int(0.95 * (len(lengths) - 1))] if len(lengths) >= 40 else lengths[-1]) if lengths else 0
+    titles: dict[int, set[str]] = {}
+    for entry in outline:
+        titles.setdefault(entry.page, set()).add(_normkey(entry.path[-1]))
+    paragraphs = [
+        split_paragraphs(lines, width, frozenset(titles.get(index, ()))) for index, lines in enumerate(pages_lines)
+    ]
+    first_line = next((line for line in pages_lines[0] if line), "") if pages_lines else ""
+    return paragraphs, first_line
 
 
 def _lines(text: str) -> list[str]:
@@ -181,9 +194,13 @@ def _lines(text: str) -> list[str]:
 
 def _drop_running_lines(pages_lines: list[list[str]]) -> None:
     """Drop page numbers, and headers/footers repeated on most pages, at page edges."""
+
     def edge_indexes(lines: list[str]) -> list[int]:
+        # Two lines at each edge, one on short pages, none where that would be the body.
         filled = [i for i, line in enumerate(lines) if line]
-        return sorted({*filled[:2], *filled[-2:]})
+        if len(filled) >= 6:
+            return sorted({*filled[:2], *filled[-2:]})
+        return sorted({filled[0], filled[-1]}) if len(filled) >= 3 else []
 
     repeated: set[str] = set()
     if len(pages_lines) >= 3:
@@ -193,38 +210,49 @@ def _drop_running_lines(pages_lines: list[list[str]]) -> None:
                 counts[key] = counts.get(key, 0) + 1
         repeated = {key for key, n in counts.items() if n >= 0.6 * len(pages_lines)}
     for lines in pages_lines:
+        filled = [i for i, line in enumerate(lines) if line]
+        for i in {*filled[:1], *filled[-1:]}:
+            if _PAGE_NUMBER.match(lines[i]):
+                lines[i] = ""
         for i in edge_indexes(lines):
-            if _PAGE_NUMBER.match(lines[i]) or _DIGITS.sub("#", lines[i]) in repeated:
+            if _DIGITS.sub("#", lines[i]) in repeated:
                 lines[i] = ""
 
 
-def split_paragraphs(lines: list[str], width: int) -> list[str]:
+def split_paragraphs(lines: list[str], width: int, headings: frozenset[str] = frozenset()) -> list[str]:
     """Group a page's lines into paragraphs and join each one's lines.
 
     A paragraph ends at a blank line; after a line ending with sentence punctuation that is
     clearly shorter than the text width, when the next line starts with a capital, digit or
-    bullet; after a short heading-like line (no final punctuation) followed by a capital; and
+    bullet; around a short heading-like line (no final punctuation, capitalised, followed by
+    a capital); around a line equal to a bookmark title (``headings``, normalised); and
     before a bullet line. Hyphenated breaks are rejoined ("infor-" + "mation"); other soft
     wraps become spaces.
     """
     paragraphs: list[str] = []
     current: list[str] = []
+
+    def close() -> None:
+        if current:
+            paragraphs.append(_join(current))
+            current.clear()
+
     for i, line in enumerate(lines):
         if not line:
-            if current:
-                paragraphs.append(_join(current))
-                current = []
+            close()
             continue
-        if current and _BULLET.match(line):
-            paragraphs.append(_join(current))
-            current = []
-        current.append(line)
         nxt = lines[i + 1] if i + 1 < len(lines) else ""
-        if nxt and _ends_paragraph(line, nxt, width):
-            paragraphs.append(_join(current))
-            current = []
-    if current:
-        paragraphs.append(_join(current))
+        is_heading = _normkey(line) in headings
+        if current and (
+            is_heading
+            or _BULLET.match(line)
+            or (_SENTENCE_END.search(current[-1]) and nxt and _starts_block(nxt) and _heading_like(line, width))
+        ):
+            close()
+        current.append(line)
+        if is_heading or (nxt and _ends_paragraph(line, nxt, width)):
+            close()
+    close()
     return [p for p in paragraphs if p]
 
 
@@ -233,14 +261,24 @@ def _starts_block(line: str) -> bool:
     return first.isupper() or first.isdigit() or bool(_BULLET.match(line)) or first in "\"“'(["
 
 
+def _heading_like(line: str, width: int) -> bool:
+    """Short, capitalised, without final punctuation: reads like a heading."""
+    return (
+        width > 0
+        and len(line) <= _MAX_TITLE_CHARS
+        and len(line) < 0.6 * width
+        and not _SENTENCE_END.search(line)
+        and line[-1] not in ",;-–"
+        and (line[0].isupper() or line[0].isdigit())
+    )
+
+
 def _ends_paragraph(line: str, nxt: str, width: int) -> bool:
     if not _starts_block(nxt):
         return False
-    short = width > 0 and len(line) < 0.85 * width
     if _SENTENCE_END.search(line):
-        return short
-    heading_like = len(line) <= _MAX_TITLE_CHARS and line[-1] not in ",;-–" and (line[0].isupper() or line[0].isdigit())
-    return heading_like and width > 0 and len(line) < 0.6 * width
+        return width > 0 and len(line) < 0.85 * width
+    return _heading_like(line, width)
 
 
 def _join(lines: list[str]) -> str:

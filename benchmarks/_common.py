@@ -1,0 +1,73 @@
+"""Shared helpers for the benchmark scripts (not part of the fiable package)."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+from pathlib import Path
+from typing import Iterable, Sequence
+
+DATA = Path(os.environ.get("FIABLE_BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+
+
+def percentile(values: Sequence[float], p: float) -> float:
+    """Nearest-rank percentile (p in 0..100)."""
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def machine() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} CPUs, Python {sys.version.split()[0]}"
+
+
+def table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *rows)]
+    line = lambda r: "| " + " | ".join(str(x).ljust(w) for x, w in zip(r, widths)) + " |"
+    sep = "|" + "|".join("-" * (w + 2) for w in widths) + "|"
+    return "\n".join([line(header), sep, *(line(r) for r in rows)])
+
+
+def scifact() -> tuple[list[dict], dict[str, str], dict[str, dict[str, dict[str, int]]]]:
+    """SciFact corpus, queries and qrels per split ("train", "test")."""
+    root = DATA / "scifact"
+    if not root.is_dir():
+        sys.exit(f"SciFact not found at {root}: set FIABLE_BENCH_DATA to the folder holding scifact/")
+    corpus = [json.loads(line) for line in (root / "corpus.jsonl").open(encoding="utf-8")]
+    queries = {}
+    for line in (root / "queries.jsonl").open(encoding="utf-8"):
+        q = json.loads(line)
+        queries[q["_id"]] = q["text"]
+    qrels: dict[str, dict[str, dict[str, int]]] = {}
+    for split in ("train", "test"):
+        rel: dict[str, dict[str, int]] = {}
+        with (root / "qrels" / f"{split}.tsv").open(encoding="utf-8") as fh:
+            next(fh)
+            for line in fh:
+                qid, did, score = line.rstrip("\n").split("\t")
+                rel.setdefault(qid, {})[did] = int(score)
+        qrels[split] = rel
+    return corpus, queries, qrels
+
+
+def ndcg_at_k(ranked: Sequence[str], relevant: dict[str, int], k: int = 10) -> float:
+    dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
+    ideal = sorted(relevant.values(), reverse=True)[:k]
+    idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))
+    return dcg / idcg if idcg else 0.0
+
+
+def recall_at_k(ranked: Sequence[str], relevant: dict[str, int], k: int = 10) -> float:
+    hits = len({d for d in ranked[:k] if relevant.get(d, 0) > 0})
+    return hits / len([d for d, r in relevant.items() if r > 0])
+
+
+def mean(values: Iterable[float]) -> float:
+    values = list(values)
+    return statistics.fmean(values) if values else float("nan")

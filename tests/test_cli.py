@@ -1,0 +1,90 @@
+"""The CLI through its entry point, with the deterministic fakes."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fiable.cli import main
+from tests.helpers import copy_handbook
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    monkeypatch.setenv("FIABLE_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("FIABLE_EMBEDDER", "hashing")
+    monkeypatch.setenv("FIABLE_GENERATOR", "fake")
+    monkeypatch.setenv("FIABLE_MIN_RELEVANCE", "0.05")
+    monkeypatch.setenv("FIABLE_MODEL_DIR", str(tmp_path / "models"))
+    return tmp_path
+
+
+def run(capsys, *args):
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_init_ingest_ask_json(env, capsys):
+    handbook = copy_handbook(env)
+    assert run(capsys, "init")[0] == 0
+    code, out, _ = run(capsys, "ingest", str(handbook), "-c", "hr", "--json")
+    assert code == 0 and len(json.loads(out)["added"]) == 5
+    code, out, _ = run(capsys, "ask", "How long is the probation period?", "--json")
+    answer = json.loads(out)
+    assert code == 0 and "4 months" in answer["text"]
+    assert all(s["citations"] for s in answer["sentences"])
+    code, out, _ = run(capsys, "history", "--show", answer["trace_id"])
+    assert code == 0 and "--- system ---" in out and "Passages:" in out
+
+
+def test_ask_streams_then_lists_sources(env, capsys):
+    handbook = copy_handbook(env)
+    run(capsys, "ingest", str(handbook))
+    code, out, _ = run(capsys, "ask", "How many remote days per week?")
+    assert code == 0 and "Sources:" in out and "[1]" in out and "AI-generated" in out
+
+
+def test_errors_exit_with_a_fix(env, capsys):
+    code, _, err = run(capsys, "ask", "anything")
+    assert code == 2 and "no fiable workspace" in err and "fix: create one" in err
+    handbook = copy_handbook(env)
+    run(capsys, "ingest", str(handbook), "-c", "hr")
+    code, _, err = run(capsys, "ask", "leave?", "-c", "finance")
+    assert code == 2 and "unknown collection 'finance'" in err and "hr" in err
+    code, _, err = run(capsys, "--set", "top_k=lots", "ask", "leave?")
+    assert code == 2 and "top_k" in err
+
+
+def test_failed_file_exit_code_3_but_others_ingested(env, capsys):
+    docs = env / "docs"
+    docs.mkdir()
+    (docs / "ok.md").write_text("# Ok\n\nFine text.\n")
+    (docs / "bad.pdf").write_bytes(b"not a pdf at all")
+    code, out, err = run(capsys, "ingest", str(docs))
+    assert code == 3 and "1 added" in out and "bad.pdf" in err and "fix:" in err
+
+
+def test_collections_documents_settings_models_doctor(env, capsys):
+    handbook = copy_handbook(env)
+    run(capsys, "ingest", str(handbook), "-c", "hr")
+    code, out, _ = run(capsys, "collections", "--json")
+    assert json.loads(out)[0]["name"] == "hr"
+    code, out, _ = run(capsys, "documents", "-c", "hr")
+    assert code == 0 and "pdf, 3 pages" in out
+    code, out, _ = run(capsys, "settings", "--json")
+    rows = {r["name"]: r for r in json.loads(out)}
+    assert rows["embedder"]["value"] == "hashing" and rows["top_k"]["env"] == "FIABLE_TOP_K"
+    code, out, _ = run(capsys, "models", "list", "--json")
+    assert {m["name"] for m in json.loads(out)} >= {"qwen2.5-coder-0.5b", "minilm-l6-v2"}
+    code, out, _ = run(capsys, "doctor", "--json")
+    report = json.loads(out)
+    assert code == 0 and report["workspace"]["collections"] == {"hr": report["workspace"]["collections"]["hr"]}
+    assert report["models"]["smollm2-135m"] == "missing"
+
+
+def test_secret_never_printed(env, capsys, monkeypatch):
+    monkeypatch.setenv("FIABLE_GENERATOR_API_KEY", "sk-very-secret")
+    code, out, _ = run(capsys, "settings")
+    assert code == 0 and "sk-very-secret" not in out and "***" in out
