@@ -62,10 +62,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     return code if isinstance(code, int) else 0
 
 
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
-
-
 def run() -> None:
     """Console-script wrapper: exit with :func:`main`'s code."""
     sys.exit(main())
