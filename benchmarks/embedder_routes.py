@@ -50,7 +50,8 @@ from typing import Any, Callable  # noqa: E402
 import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-ROUTES = ("onnx", "torch")
+# onnx-b32: the ONNX route with plain batches of 32 (no token budget), for comparison.
+ROUTES = ("onnx", "torch", "onnx-b32")
 SHARED = {"numpy"}  # needed by fiable's core anyway: not counted against either route
 
 
@@ -64,7 +65,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-tokens", type=int, default=256)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--quality", action="store_true", help="also SciFact nDCG@10 on the full corpus")
-    p.add_argument("--routes", default="onnx,torch", help="comma-separated subset of onnx,torch")
+    p.add_argument("--routes", default="onnx,torch", help="comma-separated, from " + ",".join(ROUTES))
+    p.add_argument("--max-batch-tokens", type=int, default=2048, help="the onnx route's token budget")
     p.add_argument("--onnx", type=Path, default=_env_path("FIABLE_TEST_MINILM_ONNX"))
     p.add_argument("--tokenizer", type=Path, default=_env_path("FIABLE_TEST_MINILM_TOKENIZER"))
     p.add_argument("--st-dir", type=Path, default=_env_path("FIABLE_TEST_MINILM_ST_DIR"))
@@ -73,7 +75,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.routes = [r for r in args.routes.split(",") if r]
     if not set(args.routes) <= set(ROUTES) or not args.routes:
         p.error(f"--routes takes a subset of {ROUTES}")
-    if "onnx" in args.routes and (args.onnx is None or args.tokenizer is None):
+    if {"onnx", "onnx-b32"} & set(args.routes) and (args.onnx is None or args.tokenizer is None):
         p.error("give --onnx and --tokenizer (or FIABLE_TEST_MINILM_ONNX/_TOKENIZER)")
     if args.st_dir is None and args.tokenizer is not None:
         args.st_dir = args.tokenizer.parent
@@ -132,10 +134,11 @@ def rss_mb() -> float:
 
 def build(route: str, args: argparse.Namespace) -> Any:
     common = dict(max_tokens=args.max_tokens, batch_size=args.batch_size, threads=args.threads)
-    if route == "onnx":
+    if route.startswith("onnx"):
         from fiable.embedders.onnx import OnnxEmbedder
 
-        return OnnxEmbedder(args.onnx, args.tokenizer, **common)
+        budget = args.max_batch_tokens if route == "onnx" else args.batch_size * args.max_tokens
+        return OnnxEmbedder(args.onnx, args.tokenizer, max_batch_tokens=budget, **common)
     from fiable.embedders.torch import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder(args.st_dir, **common)
@@ -143,6 +146,25 @@ def build(route: str, args: argparse.Namespace) -> Any:
 
     torch.set_num_threads(args.threads)
     return embedder
+
+
+def reset_peak_rss() -> None:
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # resets VmHWM (Linux)
+    except OSError:
+        pass
+
+
+def peak_rss_mb() -> float:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
 
 
 def best_of(repeats: int, fn: Callable[[], Any]) -> tuple[float, Any]:
@@ -239,7 +261,7 @@ def footprint(roots: list[str]) -> dict[str, Any]:
 
 
 def model_files_mb(route: str, args: argparse.Namespace) -> float:
-    if route == "onnx":
+    if route.startswith("onnx"):
         return (args.onnx.stat().st_size + args.tokenizer.stat().st_size) / 1e6
     return sum(p.stat().st_size for p in args.st_dir.rglob("*") if p.is_file()) / 1e6
 
@@ -263,9 +285,12 @@ def main(argv: list[str] | None = None) -> int:
     for route in args.routes:  # load in order: each RSS delta is the route's own cost
         rss, start = rss_mb(), time.perf_counter()
         embedders[route] = build(route, args)
-        embedders[route].embed_documents(docs[: args.batch_size])  # warm-up
+        loaded = rss_mb()
+        reset_peak_rss()
+        embedders[route].embed_documents(docs[: args.batch_size])  # warm-up, long texts
         res[route]["load_s"] = time.perf_counter() - start
-        res[route]["rss_added_mb"] = rss_mb() - rss
+        res[route]["rss_loaded_mb"] = loaded - rss
+        res[route]["encode_peak_extra_mb"] = peak_rss_mb() - loaded
         res[route]["model_id"] = embedders[route].model_id
         res[route]["model_files_mb"] = model_files_mb(route, args)
         print(f"loaded {route}: {embedders[route]!r}", file=sys.stderr)
@@ -291,10 +316,11 @@ def main(argv: list[str] | None = None) -> int:
         res[route]["query_p95_ms"] = float(np.percentile(chosen, 95))
 
     agreement: dict[str, float] = {}
-    if len(args.routes) == 2:
-        a, b = (vectors[r] for r in args.routes)
+    pair = [r for r in ("onnx", "torch") if r in args.routes]
+    if len(pair) == 2:
+        a, b = (vectors[r] for r in pair)
         cos_docs = (a * b).sum(axis=1)
-        qa, qb = (embedders[r].embed_documents(latency_queries) for r in args.routes)
+        qa, qb = (embedders[r].embed_documents(latency_queries) for r in pair)
         cos_queries = (qa * qb).sum(axis=1)
         agreement = {
             "docs_mean": float(cos_docs.mean()), "docs_min": float(cos_docs.min()),
@@ -303,7 +329,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.quality:
         query_texts = [queries[q] for q in test_qids]
-        for route in args.routes:
+        for route in [r for r in args.routes if r != "onnx-b32"]:  # same vectors as onnx
             print(f"encoding the full corpus ({len(corpus)} docs) with {route}...", file=sys.stderr)
             start = time.perf_counter()
             doc_vectors = embedders[route].embed_documents(corpus)
@@ -315,6 +341,7 @@ def main(argv: list[str] | None = None) -> int:
         "onnx": footprint(["onnxruntime", "tokenizers"]),
         "torch": footprint(["torch", "sentence-transformers", "transformers"]),
     }
+    fp["onnx-b32"] = fp["onnx"]
     load_after = os.getloadavg()
     report = {
         "command": command,
@@ -346,24 +373,25 @@ def print_table(report: dict[str, Any], args: argparse.Namespace, n_docs: int, n
     res, fp, agr = report["routes"], report["footprint"], report["agreement"]
     routes = list(res)
     rows: list[tuple[str, list[str]]] = [
-        ("model", [res[r]["model_id"] for r in routes]),
+        ("model variant (all-MiniLM-L6-v2/...)", [res[r]["model_id"].rsplit("/", 1)[-1] for r in routes]),
         (f"encode docs/s (SciFact, first {n_docs}, best of {args.repeats})", [f"{res[r]['docs_per_s']:.1f}" for r in routes]),
         ("mean tokens per doc (capped)", [f"{res[r]['tokens_per_doc']:.0f}" for r in routes]),
         (f"query latency p50 ms ({n_queries} queries)", [f"{res[r]['query_p50_ms']:.1f}" for r in routes]),
         ("query latency p95 ms", [f"{res[r]['query_p95_ms']:.1f}" for r in routes]),
         ("load s (import + model + 1st batch)", [f"{res[r]['load_s']:.1f}" for r in routes]),
-        ("RSS added MB", [f"{res[r]['rss_added_mb']:.0f}" for r in routes]),
+        ("RSS added by import + load MB", [f"{res[r]['rss_loaded_mb']:.0f}" for r in routes]),
+        (f"+ peak while encoding {args.batch_size} abstracts MB", [f"{res[r]['encode_peak_extra_mb']:.0f}" for r in routes]),
         ("model files MB", [f"{res[r]['model_files_mb']:.0f}" for r in routes]),
-        ("packages MB (" + " / ".join("+".join(fp[r]["packages"]) for r in routes) + ")",
-         [f"{fp[r]['own_mb']:.0f}" for r in routes]),
-        ("packages MB with their dependencies (numpy excluded)", [f"{fp[r]['with_deps_mb']:.0f}" for r in routes]),
+        ("runtime packages MB (see below)", [f"{fp[r]['own_mb']:.0f}" for r in routes]),
+        ("  with all their dependencies MB (numpy excluded)", [f"{fp[r]['with_deps_mb']:.0f}" for r in routes]),
     ]
-    if all("quality" in res[r] for r in routes):
-        q = res[routes[0]]["quality"]["queries"]
+    if any("quality" in res[r] for r in routes):
+        q = next(res[r]["quality"]["queries"] for r in routes if "quality" in res[r])
         rows += [
-            (f"SciFact nDCG@10 (full corpus, {q} test queries)", [f"{res[r]['quality']['ndcg@10']:.4f}" for r in routes]),
-            ("SciFact recall@100", [f"{res[r]['quality']['recall@100']:.4f}" for r in routes]),
-            ("full corpus encode s (one pass)", [f"{res[r]['corpus_encode_s']:.0f}" for r in routes]),
+            (f"SciFact nDCG@10 (full corpus, {q} test queries)", [_q(res[r], "ndcg@10") for r in routes]),
+            ("SciFact recall@100", [_q(res[r], "recall@100") for r in routes]),
+            ("full corpus encode s (one pass)",
+             [f"{res[r]['corpus_encode_s']:.0f}" if "corpus_encode_s" in res[r] else "-" for r in routes]),
         ]
     width = max(len(label) for label, _ in rows)
     print(f"\nEmbedder routes, {report['machine']['cpu']} ({report['machine']['cpus']} CPUs), "
@@ -373,13 +401,23 @@ def print_table(report: dict[str, Any], args: argparse.Namespace, n_docs: int, n
     for label, values in rows:
         print(f"| {label:{width}} | " + " | ".join(f"{v:>10}" for v in values) + " |")
     if agr:
-        print(f"\nagreement (cosine, same text, {routes[0]} vs {routes[1]}): docs mean {agr['docs_mean']:.4f} "
+        print(f"\nagreement (cosine, same text, onnx vs torch): docs mean {agr['docs_mean']:.4f} "
               f"min {agr['docs_min']:.4f}; queries mean {agr['queries_mean']:.4f} min {agr['queries_min']:.4f}")
+    print("runtime packages: " + "; ".join(
+        f"{r}: {' + '.join(fp[r]['packages'])}" for r in dict.fromkeys(routes) if r != "onnx-b32"
+    ) + " (installed files, from the packages' RECORD)")
     lb, la = report["machine"]["loadavg_before"], report["machine"]["loadavg_after"]
     print(f"\nThroughput: best of {args.repeats} passes (routes interleaved); latency: the pass with the "
           f"best p50. The machine is shared (load average {lb[0]:.2f} before, {la[0]:.2f} after): "
           "figures vary by ~20% from run to run.")
+    if "onnx" in routes:
+        print(f"The onnx route batches at most {args.batch_size} texts and {args.max_batch_tokens} padded tokens"
+              " (onnx-b32: plain batches of 32); torch: sentence-transformers' batches of 32.")
     print(f"rerun: {report['command']}")
+
+
+def _q(route: dict[str, Any], key: str) -> str:
+    return f"{route['quality'][key]:.4f}" if "quality" in route else "-"
 
 
 if __name__ == "__main__":

@@ -88,3 +88,18 @@ def test_secret_never_printed(env, capsys, monkeypatch):
     monkeypatch.setenv("FIABLE_GENERATOR_API_KEY", "sk-very-secret")
     code, out, _ = run(capsys, "settings")
     assert code == 0 and "sk-very-secret" not in out and "***" in out
+
+
+def test_chat_answers_until_an_empty_line(env):
+    from click.testing import CliRunner
+
+    from fiable.cli import cli
+
+    handbook = copy_handbook(env)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["ingest", str(handbook)]).exit_code == 0
+    result = runner.invoke(cli, ["chat"], input="How long is the probation period?\n"
+                           + "x" * 3000 + "\n\n")
+    assert result.exit_code == 0, result.output
+    assert "4 months" in result.output and "Sources:" in result.output
+    assert "2,000" in result.output  # the too-long question is refused, the chat goes on

@@ -112,6 +112,17 @@ def test_onnx_rejects_bad_settings(tmp_path: Path, field: str) -> None:
         OnnxEmbedder(tmp_path / "m.onnx", tmp_path / "t.json", **{field: 0})
 
 
+def test_onnx_batches_respect_count_and_token_budget() -> None:
+    embedder = object.__new__(OnnxEmbedder)  # only the batching arithmetic, no model
+    embedder._batch_size, embedder._max_batch_tokens = 4, 100
+    lengths = [10] * 6 + [30, 30, 30, 30] + [200]
+    batches = embedder._batches(list(range(len(lengths))), lengths)
+    assert [len(b) for b in batches] == [4, 3, 3, 1]
+    assert sorted(i for b in batches for i in b) == list(range(len(lengths)))
+    for batch in batches:
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 100
+
+
 def test_importing_embedders_stays_light() -> None:
     code = (
         "import sys, fiable.embedders.onnx, fiable.embedders.torch, fiable.embedders.fake;"
@@ -161,6 +172,13 @@ class TestOnnxEmbedder(EmbedderContract):
         np.testing.assert_allclose(
             big.embed_documents(SENTENCES), embedder.embed_documents(SENTENCES), atol=1e-4
         )
+
+    def test_token_budget_does_not_change_vectors(
+        self, embedder: OnnxEmbedder, minilm_onnx: Path, minilm_tokenizer: Path
+    ) -> None:
+        texts = [*SENTENCES, "word " * 300, "a b c " * 40]
+        tiny = OnnxEmbedder(minilm_onnx, minilm_tokenizer, max_batch_tokens=1)  # one text per run
+        np.testing.assert_allclose(tiny.embed_documents(texts), embedder.embed_documents(texts), atol=1e-4)
 
     def test_model_id_and_max_tokens_settings(self, minilm_onnx: Path, minilm_tokenizer: Path) -> None:
         short = OnnxEmbedder(minilm_onnx, minilm_tokenizer, model_id="custom", max_tokens=8)

@@ -271,6 +271,14 @@ class TestLlamaCpp:
         stream.close()
         assert llama.last_usage is None and llama.tokens_per_second is None
 
+    def test_a_second_stream_in_the_same_thread_fails_instead_of_hanging(self, llama):
+        first = llama.stream([USER], GenerationOptions(max_tokens=50))
+        next(first)
+        with pytest.raises(GeneratorError, match="still open"):
+            collect(llama, [USER], GenerationOptions(max_tokens=2))
+        first.close()
+        assert collect(llama, [USER], GenerationOptions(max_tokens=2))
+
     def test_prompt_over_the_context_size(self, llama):
         with pytest.raises(GeneratorError) as info:
             collect(llama, [ChatMessage("user", "word " * 3000)], GenerationOptions(max_tokens=2))

@@ -149,7 +149,8 @@ class GeneratorContract:
         assert elapsed < budget, f"close + a 3-token call took {elapsed:.2f} s (budget {budget:.2f} s)"
 
     def test_breaking_out_of_a_for_loop_cancels(self, generator, messages):
-        _, per_piece = self._open_long_stream(generator, messages)  # dropped: closed at once
+        probe, per_piece = self._open_long_stream(generator, messages)
+        probe.close()
         for _piece in generator.stream(messages, self.options(max_tokens=self.long_stream_tokens)):
             break  # the iterator is dropped here: CPython closes it at once
         started = time.perf_counter()

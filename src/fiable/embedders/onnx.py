@@ -70,6 +70,10 @@ class OnnxEmbedder:
     Vectors are float32, L2-normalised; a text with no tokens at all (``""``, only
     whitespace) gives the zero vector. Texts are truncated to ``max_tokens`` tokens,
     special tokens included (as sentence-transformers' ``max_seq_length``).
+
+    Texts are sorted by length and padded per batch; a batch holds at most
+    ``batch_size`` texts and ``max_batch_tokens`` padded tokens. Vectors do not depend
+    on the batching.
     """
 
     def __init__(
@@ -81,9 +85,11 @@ class OnnxEmbedder:
         max_tokens: int = 256,
         batch_size: int = 32,
         threads: int | None = None,
+        max_batch_tokens: int = 2048,
     ) -> None:
         _check_positive("max_tokens", max_tokens)
         _check_positive("batch_size", batch_size)
+        _check_positive("max_batch_tokens", max_batch_tokens)
         _check_positive("threads", threads, optional=True)
         if max_tokens < 3:
             raise ValueError("max_tokens must leave room for the two special tokens (>= 3)")
@@ -98,6 +104,7 @@ class OnnxEmbedder:
         self._model_id = model_id
         self._max_tokens = max_tokens
         self._batch_size = batch_size
+        self._max_batch_tokens = max_batch_tokens
         self._threads = threads or default_threads()
         self._onnx_path = onnx_path
 
@@ -123,6 +130,9 @@ class OnnxEmbedder:
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.log_severity_level = 3  # errors only
+        # Measured on SciFact abstracts (2 cores): without the precomputed memory pattern
+        # the peak working memory of a batch drops by a third, at the same speed.
+        options.enable_mem_pattern = False
         try:
             self._session: onnxruntime.InferenceSession = ort.InferenceSession(
                 str(onnx_path), sess_options=options, providers=["CPUExecutionProvider"]
@@ -184,6 +194,10 @@ class OnnxEmbedder:
         return self._batch_size
 
     @property
+    def max_batch_tokens(self) -> int:
+        return self._max_batch_tokens
+
+    @property
     def threads(self) -> int:
         return self._threads
 
@@ -207,11 +221,32 @@ class OnnxEmbedder:
             # Texts with no real token (only [CLS]/[SEP]) keep the zero vector.
             lengths = [len(e.ids) if _has_tokens(e) else 0 for e in encodings]
             order = sorted((i for i, n in enumerate(lengths) if n), key=lambda i: lengths[i])
-            for b in range(0, len(order), self._batch_size):
-                rows = order[b : b + self._batch_size]
+            for rows in self._batches(order, lengths):
                 vectors = self._run([encodings[i] for i in rows])
                 out[[start + i for i in rows]] = vectors
         return out
+
+    def _batches(self, order: list[int], lengths: list[int]) -> list[list[int]]:
+        """Consecutive runs of ``order`` (ascending lengths): at most ``batch_size`` texts
+        and, once padded, at most ``max_batch_tokens`` tokens (one text at least).
+
+        The token cap matters on long texts: attention memory grows with
+        batch x length^2 (batch 32 x 256 tokens peaks near 1 GB) and, measured on 2 cores,
+        batches of 2-8 long texts encode as fast as or faster than 32.
+        """
+        batches: list[list[int]] = []
+        current: list[int] = []
+        for i in order:
+            width = lengths[i]  # the longest so far: lengths ascend
+            if current and (
+                len(current) >= self._batch_size or (len(current) + 1) * width > self._max_batch_tokens
+            ):
+                batches.append(current)
+                current = []
+            current.append(i)
+        if current:
+            batches.append(current)
+        return batches
 
     # -- internals -----------------------------------------------------------------
 

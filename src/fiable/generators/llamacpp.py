@@ -51,9 +51,10 @@ _PULL_HINT = "run `fiable models pull smollm2-135m`, or give the path of an exis
 class _Stream:
     """State shared by a stream's consumer and its worker thread."""
 
-    __slots__ = ("cancel", "closed", "queue", "worker")
+    __slots__ = ("cancel", "closed", "owner", "queue", "worker")
 
     def __init__(self) -> None:
+        self.owner = threading.get_ident()  # the consumer's thread
         self.cancel = threading.Event()
         self.closed = False  # cancelled by LlamaCppGenerator.close(), not by the consumer
         self.queue: queue.SimpleQueue[tuple[str, Any]] = queue.SimpleQueue()
@@ -202,6 +203,14 @@ class LlamaCppGenerator:
         self.time_to_first_token = None
         if request["max_tokens"] <= 0:
             return
+        active = self._active
+        if active is not None and active.owner == threading.get_ident():
+            # waiting for the lock would wait forever: that open stream is ours
+            raise GeneratorError(
+                f"llama.cpp ({self._model_id}): another stream of this generator is still open "
+                "in this thread",
+                hint="read the previous stream to the end or close() it before starting another",
+            )
         with self._lock:
             state = _Stream()
             with self._state:
