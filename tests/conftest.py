@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -38,3 +39,28 @@ def minilm_onnx() -> Path:
 def minilm_tokenizer() -> Path:
     """Path of all-MiniLM-L6-v2's tokenizer.json."""
     return _model_file("FIABLE_TEST_MINILM_TOKENIZER", "minilm-l6-v2", "tokenizer.json")
+
+
+SERVER_KEY = "sk-test-0123456789abcdef"
+
+
+@pytest.fixture(scope="session")
+def llama_server(smollm2_gguf: Path) -> Iterator[str]:
+    """llama.cpp's OpenAI-compatible server (from xllamacpp) on 127.0.0.1, a free port."""
+    import xllamacpp
+
+    params = xllamacpp.CommonParams()
+    params.model.path = str(smollm2_gguf)
+    params.n_ctx = 1024
+    params.cpuparams.n_threads = 1  # 2 threads crawl when another process is busy
+    params.cpuparams_batch.n_threads = 1
+    params.verbosity = 0
+    params.ui = False
+    params.hostnames = ["127.0.0.1"]
+    params.port = 0  # any free port
+    params.api_keys = [SERVER_KEY]
+    server = xllamacpp.Server(params)
+    address = server.listening_address
+    assert address.startswith("http://127.0.0.1:")
+    yield f"{address}/v1"
+    del server

@@ -36,7 +36,7 @@ def test_init_ingest_ask_json(env, capsys):
     assert code == 0 and "4 months" in answer["text"]
     assert all(s["citations"] for s in answer["sentences"])
     code, out, _ = run(capsys, "history", "--show", answer["trace_id"])
-    assert code == 0 and "--- system ---" in out and "Passages:" in out
+    assert code == 0 and "--- system ---" in out and "Passage 1 (" in out
 
 
 def test_ask_streams_then_lists_sources(env, capsys):

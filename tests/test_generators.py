@@ -12,7 +12,6 @@ import os
 import socket
 import tempfile
 import threading
-import time
 from pathlib import Path
 
 import httpx
@@ -24,6 +23,7 @@ from fiable.generators.fake import FakeGenerator, parse_passages
 from fiable.generators.llamacpp import LlamaCppGenerator
 from fiable.generators.openai_compat import OpenAICompatibleGenerator
 
+from tests.conftest import SERVER_KEY
 from tests.contracts.generator import GeneratorContract, collect
 
 USER = ChatMessage("user", "hello")
@@ -197,19 +197,13 @@ class TestLlamaCppErrors:
 
 
 @pytest.fixture(scope="module")
-def smollm2(request) -> Path:
-    try:
-        path = Path(request.getfixturevalue("smollm2_gguf"))
-    except Exception as exc:  # noqa: BLE001 - model store not available
-        pytest.skip(f"SmolLM2 GGUF not available ({exc}); set FIABLE_TEST_SMOLLM2_GGUF")
-    if not path.is_file():
-        pytest.skip(f"SmolLM2 GGUF not found at {path}; set FIABLE_TEST_SMOLLM2_GGUF")
-    return path
+def smollm2(smollm2_gguf) -> Path:
+    return smollm2_gguf
 
 
 @pytest.fixture(scope="module")
 def llama(smollm2):
-    with LlamaCppGenerator(smollm2, n_ctx=1024, n_threads=2) as generator:
+    with LlamaCppGenerator(smollm2, n_ctx=1024) as generator:
         yield generator
 
 
@@ -301,31 +295,6 @@ class TestLlamaCpp:
 # ---------------------------------------------------------------------------------------
 # OpenAICompatibleGenerator against llama.cpp's HTTP server (integration)
 # ---------------------------------------------------------------------------------------
-
-SERVER_KEY = "sk-test-0123456789abcdef"
-
-
-@pytest.fixture(scope="module")
-def llama_server(smollm2):
-    """llama.cpp's OpenAI-compatible server (from xllamacpp) on 127.0.0.1, a free port."""
-    import xllamacpp
-
-    params = xllamacpp.CommonParams()
-    params.model.path = str(smollm2)
-    params.n_ctx = 1024
-    params.cpuparams.n_threads = 2
-    params.cpuparams_batch.n_threads = 2
-    params.verbosity = 0
-    params.ui = False
-    params.hostnames = ["127.0.0.1"]
-    params.port = 0  # any free port
-    params.api_keys = [SERVER_KEY]
-    server = xllamacpp.Server(params)
-    address = server.listening_address
-    assert address.startswith("http://127.0.0.1:")
-    yield f"{address}/v1"
-    del server
-
 
 @pytest.fixture(scope="module")
 def openai_generator(llama_server):
@@ -506,6 +475,13 @@ class TestOpenAICompatibleProtocol:
         stream.close()
         assert closed.is_set()
         assert gen.last_usage is None
+
+    def test_server_ignoring_stream_gives_one_piece(self):
+        body = {"choices": [{"index": 0, "message": {"role": "assistant", "content": "All at once."}}],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 4}}
+        gen = _generator(lambda r: httpx.Response(200, json=body))
+        assert collect(gen, [USER], OPTS) == ["All at once."]
+        assert gen.last_usage == Usage(3, 4)
 
     def test_list_models(self):
         def handler(request):

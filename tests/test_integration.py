@@ -85,3 +85,22 @@ def test_cli_entry_point_end_to_end(tmp_path, smollm2_gguf, minilm_onnx):
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
     assert answer["sources"] and answer["trace_id"]
+
+
+def test_openai_compatible_backend_through_the_workspace(tmp_path, llama_server, minilm_onnx):
+    """generator = "openai" against a real llama.cpp server (OpenAI API) on 127.0.0.1."""
+    from tests.conftest import SERVER_KEY
+
+    handbook = copy_handbook(tmp_path)
+    ws = Workspace.open(tmp_path / "ws", create=True, generator="openai",
+                        generator_url=llama_server, generator_model="smollm2",
+                        generator_api_key=SERVER_KEY, max_answer_tokens=32, context_size=1024,
+                        top_k=2, model_dir=str(minilm_onnx.parent.parent))
+    ws.ingest([handbook])
+    events = list(ws.ask_stream("How long is the probation period?"))
+    answer = events[-1].answer
+    assert any(isinstance(e, Token) for e in events)
+    assert answer.generator_model == "smollm2" and answer.usage.get("completion_tokens", 0) > 0
+    record = ws.history(trace_id=answer.trace_id)[0]
+    assert SERVER_KEY not in json.dumps(record)
+    ws.close()

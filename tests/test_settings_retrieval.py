@@ -6,7 +6,7 @@ from fiable.settings import Settings, load_settings, settings_table
 
 
 def test_precedence_defaults_file_env_arguments(tmp_path):
-    assert load_settings(tmp_path, environ={}).top_k == 5
+    assert load_settings(tmp_path, environ={}).top_k == Settings().top_k
     (tmp_path / "fiable.toml").write_text("top_k = 7\nfusion = 'weighted'\n")
     assert load_settings(tmp_path, environ={}).top_k == 7
     s = load_settings(tmp_path, environ={"FIABLE_TOP_K": "9"})

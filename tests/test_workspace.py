@@ -152,7 +152,7 @@ def test_ask_cites_every_sentence_with_locations(ws, handbook):
     assert {"retrieve", "generate", "total"} <= set(answer.timings)
     # the exact prompt is logged with the answer
     record = ws.history(trace_id=answer.trace_id)[0]
-    assert "Passages:" in record["messages"][1]["content"]
+    assert "Passage 1 (" in record["messages"][1]["content"]
     assert "probation" in record["messages"][1]["content"].lower()
 
 

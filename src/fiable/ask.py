@@ -82,7 +82,10 @@ def build_messages(
 ) -> tuple[list[ChatMessage], int, str]:
     """The chat messages for ``question`` over ``hits``; passages that do not fit the token
     budget are left out. Returns (messages, passages used, prompt version)."""
-    system = load_prompt("answer_system", settings.prompt_dir)
+    system = load_prompt(
+        "answer_system_markers" if settings.citation_markers else "answer_system",
+        settings.prompt_dir,
+    )
     user = load_prompt("answer_user", settings.prompt_dir)
     passage = load_prompt("passage", settings.prompt_dir)
     used_chars = len(system.text) + len(user.text) + len(question)
@@ -93,8 +96,8 @@ def build_messages(
         block = passage.render(
             number=str(number),
             title=c.title,
-            section=f" | Section: {section}" if section else "",
-            page=f" | Page: {c.page_start}" if c.page_start is not None else "",
+            section=f", {section}" if section else "",
+            page=f", page {c.page_start}" if c.page_start is not None else "",
             text=c.text,
         ).strip()
         if blocks and (used_chars + len(block)) / _CHARS_PER_TOKEN > budget_tokens:

@@ -23,6 +23,12 @@ from .sentences import content_words, sentence_spans
 __all__ = ["CitedSentence", "cite_sentences", "strip_markers", "ABSTAIN_PATTERN"]
 
 _MARKER = re.compile(r"\[\s*(\d{1,3}(?:\s*[,;]\s*\d{1,3})*)\s*\]")
+# "According to Passage 2, ..." / "(passages 1 and 3)": small models name passages in words.
+_NAMED = re.compile(
+    r"(?:(?:according to|based on|as stated in|as per|from|in|see)\s+)?(?:the\s+)?\(?"
+    r"passages?\s+(\d{1,3}(?:\s*(?:,|and|&)\s*\d{1,3})*)\)?\s*,?\s*",
+    re.IGNORECASE,
+)
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])+")
 ABSTAIN_PATTERN = re.compile(
     r"^\W*(not in the documents|i don'?t know|the (passages|documents) do not)", re.IGNORECASE
@@ -40,12 +46,17 @@ class CitedSentence:
 
 
 def _numbers(fragment: str) -> list[int]:
-    return [int(n) for m in _MARKER.finditer(fragment) for n in re.split(r"[,;]", m.group(1))]
+    found = [n for m in _MARKER.finditer(fragment) for n in re.split(r"[,;]", m.group(1))]
+    found += [n for m in _NAMED.finditer(fragment) for n in re.findall(r"\d{1,3}", m.group(1))]
+    return [int(n) for n in found]
 
 
 def strip_markers(text: str) -> str:
-    """``text`` without ``[n]`` markers and the spaces they leave."""
+    """``text`` without ``[n]`` markers or "according to passage n," and the spaces left."""
     cleaned = _MARKER.sub("", text)
+    cleaned = _NAMED.sub("", cleaned)
+    if cleaned[:1].islower() and text[:1].isupper():
+        cleaned = cleaned[0].upper() + cleaned[1:]
     cleaned = re.sub(r"\s+([.,;:!?])", r"\1", cleaned)
     return re.sub(r"[ \t]{2,}", " ", cleaned).strip()
 

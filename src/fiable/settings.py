@@ -65,7 +65,7 @@ class Settings:
     chunk_overlap: int = _setting(40, "Tokens repeated between consecutive chunks of a section.")
     embed_batch_size: int = _setting(32, "Texts per embedding batch.")
     max_file_mb: int = _setting(50, "Files larger than this are refused at ingest.")
-    top_k: int = _setting(5, "Passages retrieved and shown to the model.")
+    top_k: int = _setting(3, "Passages retrieved and shown to the model.")
     fusion: str = _setting(
         "rrf",
         "How lexical and dense results are fused: `rrf` (reciprocal rank) or `weighted`"
@@ -79,6 +79,12 @@ class Settings:
         0.30,
         "When no passage reaches this dense similarity (cosine) to the question, fiable answers"
         " 'not in the documents' without calling the model.",
+    )
+    citation_markers: bool = _setting(
+        False,
+        "Ask the model to end each sentence with [n] passage markers. Off by default: it made"
+        " Qwen2.5-0.5B answer 7/23 handbook questions instead of 18/23; sentences are then"
+        " cited by evidence overlap. Turn on for larger models.",
     )
     max_question_chars: int = _setting(2000, "Longest question accepted.")
     max_answer_tokens: int = _setting(320, "Longest answer generated, in tokens.")

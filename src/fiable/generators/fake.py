@@ -7,14 +7,15 @@ Two modes:
 - ``FakeGenerator.extractive()`` ("fake-extractive") answers from the passages of the last
   user message, written as the RAG prompt builder writes them::
 
-      Passages:
-      [1] Title: Leave policy | Section: Annual leave | Page: 2
+      Passage 1 (Leave policy, Annual leave, page 2):
       Employees receive 25 days of paid leave per year. Leave requests go through ...
 
-      [2] Title: ...
+      Passage 2 (...):
       ...
 
       Question: How many days of leave?
+
+  (``[n] text`` and ``[n] Title: ...`` headers are read too.)
 
   The answer is the first sentence of each of the first two passages, each followed by
   `` [n]``; without passages it is ``"I don't know."``.
@@ -27,6 +28,7 @@ every call (and ``options_calls`` the options) so that tests can assert the exac
 from __future__ import annotations
 
 import re
+import threading
 from typing import Iterable, Iterator, Sequence
 
 from ..errors import GeneratorError
@@ -39,6 +41,7 @@ _QUESTION = re.compile(r"^\s*Question\s*:", re.IGNORECASE)
 _WORDS = re.compile(r"\S+\s*")
 _FIRST_SENTENCE = re.compile(r"^(.+?[.!?])(?=\s|$)", re.DOTALL)
 _META_LINE = re.compile(r"^\s*Title\s*:", re.IGNORECASE)
+_NAMED_HEADER = re.compile(r"^Passage\s+(\d{1,4})\b.*:\s*$")
 
 
 def parse_passages(text: str) -> list[tuple[int, str]]:
@@ -57,7 +60,7 @@ def parse_passages(text: str) -> list[tuple[int, str]]:
         opens_block = i == 0 or previous == "" or previous.rstrip(":").lower() == "passages"
         if not opens_block:
             continue
-        if _HEADER.match(line):
+        if _HEADER.match(line) or _NAMED_HEADER.match(line):
             starts.append(i)
         elif _QUESTION.match(line) and starts:
             question_at = i
@@ -68,8 +71,12 @@ def parse_passages(text: str) -> list[tuple[int, str]]:
             question_at if question_at is not None else len(lines)
         )
         match = _HEADER.match(lines[start])
-        assert match is not None
-        number, rest = int(match.group(1)), match.group(2)
+        if match is not None:
+            number, rest = int(match.group(1)), match.group(2)
+        else:
+            named = _NAMED_HEADER.match(lines[start])
+            assert named is not None
+            number, rest = int(named.group(1)), ""
         body = lines[start + 1 : end]
         if rest.strip() and not _META_LINE.match(rest):
             body = [rest, *body]
@@ -103,6 +110,7 @@ class FakeGenerator:
         self._extractive = responses is None
         self._responses = list(responses) if responses is not None else []
         self._next = 0
+        self._lock = threading.Lock()
         self._model_id = model_id or ("fake-extractive" if self._extractive else "fake-scripted")
         self._context_size = context_size
         self._last_usage: Usage | None = None
@@ -141,18 +149,19 @@ class FakeGenerator:
 
     def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
         self._last_usage = None
-        self.calls.append(list(messages))
-        self.options_calls.append(options)
+        with self._lock:
+            self.calls.append(list(messages))
+            self.options_calls.append(options)
+            if not self._extractive:
+                if self._next >= len(self._responses):
+                    raise GeneratorError(
+                        f"FakeGenerator: all {len(self._responses)} scripted responses are used up",
+                        hint="give the FakeGenerator one response per expected call",
+                    )
+                text = self._responses[self._next]
+                self._next += 1
         if self._extractive:
             text = self.answer_for(messages)
-        else:
-            if self._next >= len(self._responses):
-                raise GeneratorError(
-                    f"FakeGenerator: all {len(self._responses)} scripted responses are used up",
-                    hint="give the FakeGenerator one response per expected call",
-                )
-            text = self._responses[self._next]
-            self._next += 1
         return self._pieces(messages, options, text)
 
     def _pieces(

@@ -19,6 +19,12 @@ Behaviour found by experiment with xllamacpp 2026.10 (llama.cpp server, single s
   when that evaluation ends (about 250 prompt tokens/s on 2 cores with SmolLM2-135M).
 - Request errors (a malformed request) raise ``ValueError`` from the call itself; an error
   found later (a prompt over the context size) comes as a chunk ``{"error": {...}}``.
+- Threads: llama.cpp's threads meet at a barrier after every step, so a thread that loses
+  its core to another process stalls all of them. On this 2-core machine, with another
+  CPU-bound process running (an embedding benchmark), SmolLM2 decoded at 0.3-8 tokens/s with
+  2 threads against 73-86 tokens/s with 1 thread (``cpuparams.poll = 0`` did not help).
+  So the default is one thread less than the CPUs available (at least 1); pass
+  ``n_threads`` to use them all on a machine that does nothing else.
 - ``CommonParams.verbosity`` is the threshold of llama.cpp's log (0: nothing, not even
   errors; 1: errors; 2: warnings; 3, the default: info). It is process-wide and set when a
   server starts. We use 0 unless ``verbose=True``: no file-descriptor redirection is needed.
@@ -40,7 +46,7 @@ from typing import Any, Iterator, Sequence
 from ..errors import GeneratorError, ModelNotFoundError
 from .base import ChatMessage, GenerationOptions, Usage
 
-__all__ = ["LlamaCppGenerator"]
+__all__ = ["LlamaCppGenerator", "default_threads"]
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +79,10 @@ class LlamaCppGenerator:
     """A :class:`~fiable.generators.base.Generator` running a GGUF file with llama.cpp.
 
     ``n_ctx`` is the context window (prompt + answer) in tokens; ``n_threads`` defaults to
-    llama.cpp's choice (the number of physical cores). One generation runs at a time per
-    instance: a second ``stream`` waits for the first. Use ``close()`` (or ``with``) to free
-    the model.
+    :func:`default_threads` (the CPUs available less one, see the module docstring). One
+    generation runs at a time per instance: a second ``stream`` from another thread waits
+    for the first; one from the thread that holds an open stream raises GeneratorError.
+    Use ``close()`` (or ``with``) to free the model.
 
     After a finished stream, ``last_usage`` holds the token counts, ``tokens_per_second``
     the decoding speed and ``time_to_first_token`` the seconds from the request to the first
@@ -103,16 +110,20 @@ class LlamaCppGenerator:
         params = xllamacpp.CommonParams()
         params.model.path = str(path)
         params.n_ctx = n_ctx
-        if n_threads is not None:
-            params.cpuparams.n_threads = n_threads
-            params.cpuparams_batch.n_threads = n_threads
+        threads = n_threads if n_threads is not None else default_threads()
+        params.cpuparams.n_threads = threads
+        params.cpuparams_batch.n_threads = threads
         params.verbosity = 3 if verbose else 0
         params.n_parallel = 1
         params.ui = False
         params.n_threads_http = 1
         params.api_keys = [secrets.token_urlsafe(32)]
-        socket_dir = tempfile.mkdtemp(prefix="fiable-llama-")  # mode 0700
-        params.hostnames = [os.path.join(socket_dir, "s.sock")]
+        socket_dir = _private_socket_dir()
+        if socket_dir is not None:
+            params.hostnames = [os.path.join(socket_dir, "s.sock")]
+        else:  # no Unix sockets: loopback only, on a free port, behind the random key
+            params.hostnames = ["127.0.0.1"]
+            params.port = 0
 
         started = time.perf_counter()
         try:
@@ -125,13 +136,15 @@ class LlamaCppGenerator:
                 "create the generator with verbose=True to see llama.cpp's log",
             ) from exc
         finally:
-            shutil.rmtree(socket_dir, ignore_errors=True)
+            if socket_dir is not None:
+                shutil.rmtree(socket_dir, ignore_errors=True)
         log.debug("llama.cpp loaded %s in %.2f s", path.name, time.perf_counter() - started)
 
         self._server: Any = server
         self._path = path
         self._model_id = model_id or path.name
         self._n_ctx = n_ctx
+        self.n_threads = threads
         self._lock = threading.Lock()  # one generation at a time
         self._state = threading.Lock()  # guards _active and _server
         self._active: _Stream | None = None
@@ -298,6 +311,27 @@ class LlamaCppGenerator:
             hint="check the request options; create the generator with verbose=True to see "
             "llama.cpp's log",
         )
+
+
+def default_threads() -> int:
+    """CPUs this process may use, less one (at least 1): see the module docstring."""
+    try:
+        available = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        available = os.cpu_count() or 1
+    return max(1, available - 1)
+
+
+def _private_socket_dir() -> str | None:
+    """A new 0700 directory for the server's Unix socket, or None where there are none."""
+    if os.name != "posix":
+        return None
+    for parent in (None, "/tmp"):
+        directory = tempfile.mkdtemp(prefix="fiable-llama-", dir=parent)
+        if len(os.path.join(directory, "s.sock")) < 100:  # sun_path holds 104-108 bytes
+            return directory
+        os.rmdir(directory)
+    return None
 
 
 def _check_gguf(path: Path) -> None:

@@ -63,7 +63,9 @@ class OpenAICompatibleGenerator:
                 hint="set `generator_model` to a model the server serves (GET /v1/models)",
             )
         if context_size <= 0:
-            raise GeneratorError(f"OpenAI-compatible generator: context_size must be positive, got {context_size}")
+            raise GeneratorError(
+                f"OpenAI-compatible generator: context_size must be positive, got {context_size}"
+            )
         self._base_url = base_url.rstrip("/")
         self._model = model
         self._api_key = api_key or None
@@ -170,12 +172,27 @@ class OpenAICompatibleGenerator:
         url = f"{self._base_url}/chat/completions"
         response = self._open_stream(url, body)
         usage: Usage | None = None
+        if response.headers.get("content-type", "").startswith("application/json"):
+            # a server that ignores "stream": one chat.completion object
+            try:
+                response.read()
+            finally:
+                response.close()
+            chunk = self._parse_chunk(response.text)
+            for choice in chunk.get("choices") or ():
+                message = choice.get("message") if isinstance(choice, dict) else None
+                content = message.get("content") if isinstance(message, dict) else None
+                if isinstance(content, str) and content:
+                    yield content
+            raw_usage = chunk.get("usage")
+            self._last_usage = _usage(raw_usage) if isinstance(raw_usage, dict) else None
+            return
         try:
             for data in self._events(response):
                 if data == "[DONE]":
                     break
                 chunk = self._parse_chunk(data)
-                if "error" in chunk:
+                if chunk.get("error"):
                     error = chunk["error"]
                     message = error.get("message", error) if isinstance(error, dict) else error
                     raise GeneratorError(
