@@ -46,8 +46,12 @@ def _ask_once(ws: Any, question: str, collections: list[str] | None, top_k: int 
         echo_json(answer.to_dict())
     else:
         if not streamed:
-            click.echo(answer.text, nl=False)
-        click.echo("\n")
+            click.echo(answer.text)
+        elif not answer.abstained:
+            click.echo("\n")
+            click.secho("Cited answer: ", bold=True, nl=False)
+            click.echo(answer.text)
+        click.echo()
         _print_sources(answer)
     return answer
 
