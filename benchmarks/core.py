@@ -147,7 +147,7 @@ def bench_generation(model: str, runs: int, workspace: Path) -> list[list[str]]:
 
     from fiable import models
     from fiable.components import make_generator
-    from fiable.generators.base import ChatMessage, GenerationOptions
+    from fiable.generators.base import GenerationOptions
     from fiable.ask import build_messages
     from fiable.samples import handbook_dir
 
@@ -204,16 +204,19 @@ def bench_generation(model: str, runs: int, workspace: Path) -> list[list[str]]:
         order = [(raw_runs, run_raw), (fiable_runs, run_fiable)]
         for into, fn in (order if i % 2 == 0 else order[::-1]):
             into.append(fn())
-    del raw
 
     def summarise(name: str, runs_: list[tuple[float, float, int]]) -> list[str]:
         decode = [(n - 1) / (total - first) for total, first, n in runs_ if n > 1]
         return [name, f"{runs_[0][2]}", f"{percentile([r[1] for r in runs_], 50):.2f}",
                 f"{max(decode):.1f}", f"{mean(decode):.1f}"]
 
-    rows = [summarise("raw xllamacpp binding", raw_runs), summarise("fiable LlamaCppGenerator", fiable_runs)]
+    rows = [summarise(f"raw xllamacpp binding, {threads} threads", raw_runs),
+            summarise(f"fiable LlamaCppGenerator, {threads} threads", fiable_runs)]
     overhead = 1 - float(rows[1][4]) / float(rows[0][4])
     print(f"\ngeneration overhead (mean decode tok/s): {overhead:+.1%} (goal <= 5%)")
+    gen.close()
+    gen = make_generator(settings_ws.settings.replace(threads=1))
+    rows.append(summarise("fiable LlamaCppGenerator, 1 thread", [run_fiable() for _ in range(runs)]))
 
     times = []
     from fiable.samples import handbook_questions

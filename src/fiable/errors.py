@@ -22,6 +22,7 @@ exit codes (``exit_code``), the HTTP API into status codes and stable ``code`` s
     │   ├── ModelNotFoundError       not pulled yet / no such model
     │   ├── ModelIntegrityError      assembled file's sha256 differs from the pinned one
     │   ├── EmbeddingModelMismatchError  the index was built with another embedder
+    │   ├── TorchBackendMissingError the torch route's extra is not installed (also ImportError)
     │   └── GeneratorError           the generation backend failed or is unreachable
     └── StoreError                   the store failed (exit code 5)
 """
@@ -46,6 +47,7 @@ __all__ = [
     "ModelNotFoundError",
     "NoTextLayerError",
     "StoreError",
+    "TorchBackendMissingError",
     "UnknownCollectionError",
     "UnsupportedFormatError",
     "UserError",
@@ -147,6 +149,12 @@ class ModelIntegrityError(ModelError):
 
 class EmbeddingModelMismatchError(ModelError):
     code = "embedding_model_mismatch"
+
+
+class TorchBackendMissingError(ModelError, ImportError):
+    """sentence-transformers (or torch) is not installed: the torch route is an extra."""
+
+    code = "torch_backend_missing"
 
 
 class GeneratorError(ModelError):

@@ -58,7 +58,11 @@ class Settings:
         "Where pulled models live (empty: $FIABLE_MODEL_DIR or ~/.cache/fiable/models).",
     )
     context_size: int = _setting(4096, "Context window (tokens) given to the local model.")
-    threads: int = _setting(0, "CPU threads for models (0: all cores).")
+    threads: int = _setting(
+        0,
+        "CPU threads for the models (0: every CPU available; lower it on a machine shared with"
+        " other CPU-bound work, where llama.cpp's threads stall each other).",
+    )
     chunk_tokens: int = _setting(
         200, "Largest chunk, in tokens of the embedder's tokenizer (MiniLM reads 256 at most)."
     )
@@ -67,7 +71,7 @@ class Settings:
     max_file_mb: int = _setting(50, "Files larger than this are refused at ingest.")
     top_k: int = _setting(3, "Passages retrieved and shown to the model.")
     fusion: str = _setting(
-        "rrf",
+        "weighted",
         "How lexical and dense results are fused: `rrf` (reciprocal rank) or `weighted`"
         " (min-max normalised scores).",
         choices=("rrf", "weighted"),

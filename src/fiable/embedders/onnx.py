@@ -12,12 +12,12 @@ Importing this module is cheap: onnxruntime and tokenizers are imported when an
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 
+from fiable._cpus import available_cpus
 from fiable.embedders.base import Vectors
 from fiable.errors import ModelError, ModelNotFoundError
 
@@ -34,11 +34,8 @@ _SORT_WINDOW_BATCHES = 32
 
 
 def default_threads() -> int:
-    """The CPUs this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except (AttributeError, OSError):  # pragma: no cover - not Linux
-        return max(1, os.cpu_count() or 1)
+    """The CPUs this process may run on."""
+    return available_cpus()
 
 
 def _check_positive(name: str, value: int | None, *, optional: bool = False) -> None:

@@ -23,8 +23,10 @@ Behaviour found by experiment with xllamacpp 2026.10 (llama.cpp server, single s
   its core to another process stalls all of them. On this 2-core machine, with another
   CPU-bound process running (an embedding benchmark), SmolLM2 decoded at 0.3-8 tokens/s with
   2 threads against 73-86 tokens/s with 1 thread (``cpuparams.poll = 0`` did not help).
-  So the default is one thread less than the CPUs available (at least 1); pass
-  ``n_threads`` to use them all on a machine that does nothing else.
+  On a quiet machine, though, 2 threads answered twice as fast as 1 (handbook questions
+  with Qwen2.5-0.5B: 2.7 s against 5.0 s p50; decode 27.6 against 21.9 tokens/s, see
+  ``benchmarks/``), so the default is every CPU available; pass ``n_threads`` (the
+  ``threads`` setting) lower on a machine shared with other CPU-bound work.
 - ``CommonParams.verbosity`` is the threshold of llama.cpp's log (0: nothing, not even
   errors; 1: errors; 2: warnings; 3, the default: info). It is process-wide and set when a
   server starts. We use 0 unless ``verbose=True``: no file-descriptor redirection is needed.
@@ -43,6 +45,7 @@ import time
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
+from .._cpus import available_cpus
 from ..errors import GeneratorError, ModelNotFoundError
 from .base import ChatMessage, GenerationOptions, Usage
 
@@ -79,7 +82,7 @@ class LlamaCppGenerator:
     """A :class:`~fiable.generators.base.Generator` running a GGUF file with llama.cpp.
 
     ``n_ctx`` is the context window (prompt + answer) in tokens; ``n_threads`` defaults to
-    :func:`default_threads` (the CPUs available less one, see the module docstring). One
+    :func:`default_threads` (the CPUs available, see the module docstring). One
     generation runs at a time per instance: a second ``stream`` from another thread waits
     for the first; one from the thread that holds an open stream raises GeneratorError.
     Use ``close()`` (or ``with``) to free the model.
@@ -314,12 +317,8 @@ class LlamaCppGenerator:
 
 
 def default_threads() -> int:
-    """CPUs this process may use, less one (at least 1): see the module docstring."""
-    try:
-        available = len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        available = os.cpu_count() or 1
-    return max(1, available - 1)
+    """The CPUs this process may use: see the module docstring."""
+    return available_cpus()
 
 
 def _private_socket_dir() -> str | None:
