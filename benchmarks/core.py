@@ -98,7 +98,7 @@ def bench_latency(ws: Workspace, queries: list[str]) -> list[list[str]]:
     totals, stages = [], {"embed_query": [], "lexical": [], "dense": [], "fuse_fetch": []}
     for q in queries:
         t0 = time.perf_counter()
-        result = hybrid_search(ws.store, ws.embedder, q, k=s.top_k, fusion="rrf",
+        result = hybrid_search(ws.store, ws.embedder, q, k=s.top_k, fusion=s.fusion,
                                candidates=s.candidates)
         totals.append(time.perf_counter() - t0)
         for k in stages:
