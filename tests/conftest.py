@@ -14,6 +14,20 @@ from typing import Iterator
 import pytest
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--torch", action="store_true",
+                     help="run only the torch-route tests (needs torch and sentence-transformers)")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``torch`` run with --torch (in .venv-torch) and only then."""
+    want_torch = config.getoption("--torch")
+    keep = [i for i in items if ("torch" in i.keywords) == want_torch]
+    if len(keep) != len(items):
+        config.hook.pytest_deselected(items=[i for i in items if i not in keep])
+        items[:] = keep
+
+
 def _model_file(env: str, name: str, member: str) -> Path:
     direct = os.environ.get(env)
     if direct:

@@ -188,7 +188,7 @@ class TestOnnxEmbedder(EmbedderContract):
         np.testing.assert_allclose(v[0], v[1], atol=1e-4)  # 6 tokens + [CLS] + [SEP] = 8
 
 
-# -- SentenceTransformerEmbedder (torch route: `-m torch`, run by scripts/test.sh in .venv-torch)
+# -- SentenceTransformerEmbedder (torch route: `pytest --torch`, run by scripts/test.sh in .venv-torch)
 
 
 def test_torch_route_missing_names_the_extra(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

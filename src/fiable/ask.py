@@ -12,7 +12,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any, Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 from .answer import NOT_IN_DOCUMENTS, Answer, AnswerSentence, AskEvent, Done, Retrieved, Source, Token
 from .chunking import embedding_text
@@ -117,7 +117,7 @@ def ask_events(
     *,
     store: Store,
     embedder: Embedder,
-    generator_factory: Any,
+    generator_factory: Callable[[], Generator],
     settings: Settings,
 ) -> Iterator[AskEvent]:
     """Answer ``request`` (see module docstring). ``generator_factory()`` gives the

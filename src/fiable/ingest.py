@@ -23,12 +23,13 @@ from typing import Callable, Iterable, Sequence
 from .chunking import CHUNKER_VERSION, Chunk, chunk_document, embedding_text
 from .documents import LoadedDocument
 from .embedders.base import Embedder
-from .errors import FiableError, FileTooLargeError, LoadError, UserError
+from .errors import FileTooLargeError, LoadError, UserError
 from .loaders import SUPPORTED_EXTENSIONS, load
 from .settings import Settings
 from .store.base import DocumentWrite, Store
 
-__all__ = ["FileFailure", "IngestProgress", "IngestReport", "discover", "ingest_paths"]
+__all__ = ["FileFailure", "IngestProgress", "IngestReport", "discover", "ingest_paths",
+           "pipeline_signature"]
 
 logger = logging.getLogger(__name__)
 
@@ -217,5 +218,3 @@ def ingest_paths(
         "removed": len(report.removed), "chunks": report.chunks})
     return report
 
-
-__all__ += ["pipeline_signature", "FiableError"]

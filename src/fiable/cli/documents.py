@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
+from ..ingest import IngestProgress
 from ..settings import SETTINGS_FILE
 from ._common import echo_json, open_workspace, workspace_path
 
@@ -42,19 +44,19 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], collection: str, sync: b
            as_json: bool, create: bool) -> None:
     """Ingest files and folders (md, txt, html, pdf, docx). Exit code 3 if a file failed."""
     with open_workspace(ctx, create=create) as ws:
-        bar = None
-        if not as_json:
-            from ..ingest import discover
+        bar: Any = None
 
-            total = len(discover(paths)[0])
-            bar = click.progressbar(length=total, label="ingesting", file=sys.stderr,
-                                    show_pos=True, item_show_func=lambda p: p and Path(p).name)
-            bar.__enter__()
-
-        def progress(event: object) -> None:
-            if bar is not None:
-                bar.current_item = event.path  # type: ignore[attr-defined]
-                bar.update(1)
+        def progress(event: IngestProgress) -> None:
+            nonlocal bar
+            if as_json:
+                return
+            if bar is None:  # the total is known once the paths are walked
+                bar = click.progressbar(length=event.total, label="ingesting", file=sys.stderr,
+                                        show_pos=True,
+                                        item_show_func=lambda p: p and Path(p).name)
+                bar.__enter__()
+            bar.current_item = event.path
+            bar.update(1)
 
         try:
             report = ws.ingest(paths, collection=collection, sync=sync, progress=progress)

@@ -22,7 +22,8 @@ from typing import Any, Iterable, Iterator, Sequence
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import EmbeddingModelMismatchError, StoreError, UnknownCollectionError
+from ..errors import (EmbeddingModelMismatchError, StoreError, UnknownCollectionError,
+                      UserError)
 from ..sentences import content_words
 from .base import CollectionInfo, DocumentInfo, DocumentWrite, ScoredId, StoredChunk
 from .migrations import apply_migrations
@@ -93,8 +94,6 @@ class SQLiteStore:
     def ensure_collection(self, name: str) -> None:
         name = name.strip()
         if not name or len(name) > 100 or any(c in name for c in "/\\\n\t"):
-            from ..errors import UserError
-
             raise UserError(
                 f"invalid collection name {name!r}",
                 hint="use 1-100 characters without slashes, tabs or newlines",
