@@ -279,7 +279,7 @@ def main() -> None:
                       if s.pulled}
             model = "qwen2.5-coder-0.5b" if "qwen2.5-coder-0.5b" in pulled else "smollm2-135m"
         if model != "none":
-            print(f"\n## 4. Generation: {model}, same prompt (5 handbook passages, a listing question), "
+            print(f"\n## 4. Generation: {model}, same prompt (top_k handbook passages, a listing question; repeated, so its TTFT is a prompt-cache hit), "
                   f"max 128 tokens, temperature 0, {args.runs} runs each, alternating")
             print(table(bench_generation(model, args.runs, tmp / "gen-ws"),
                         ["backend", "tokens", "TTFT p50 s", "decode tok/s best", "decode tok/s mean"]))
