@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Sequence
 import numpy as np
 
 from fiable._cpus import available_cpus
+from fiable.embedders._shared import TokenizerEmbedder
 from fiable.embedders.base import Vectors
 from fiable.errors import ModelError, ModelNotFoundError
 
@@ -61,7 +62,7 @@ def check_texts(texts: Sequence[str]) -> list[str]:
     return items
 
 
-class OnnxEmbedder:
+class OnnxEmbedder(TokenizerEmbedder):
     """Embeds texts with an ONNX sentence-transformer on the CPU.
 
     Vectors are float32, L2-normalised; a text with no tokens at all (``""``, only
@@ -175,38 +176,12 @@ class OnnxEmbedder:
     # -- Embedder contract ---------------------------------------------------------
 
     @property
-    def model_id(self) -> str:
-        return self._model_id
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self._max_tokens
-
-    @property
-    def batch_size(self) -> int:
-        return self._batch_size
-
-    @property
     def max_batch_tokens(self) -> int:
         return self._max_batch_tokens
 
     @property
     def threads(self) -> int:
         return self._threads
-
-    def count_tokens(self, text: str) -> int:
-        if not text:
-            return 0
-        return len(self._counter.encode(text, add_special_tokens=False).ids)
-
-    def embed_query(self, text: str) -> Vectors:
-        if not isinstance(text, str):
-            raise TypeError(f"embed_query takes a str, not {type(text).__name__}")
-        return self.embed_documents([text])[0]
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         items = check_texts(texts)

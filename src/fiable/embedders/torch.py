@@ -18,6 +18,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from fiable.embedders._shared import TokenizerEmbedder
 from fiable.embedders.base import Vectors
 from fiable.embedders.onnx import _check_positive, check_texts
 from fiable.errors import ModelError, ModelNotFoundError, TorchBackendMissingError
@@ -27,7 +28,7 @@ __all__ = ["SentenceTransformerEmbedder", "TorchBackendMissingError"]
 INSTALL_HINT = "pip install torch==2.13.0 (the CPU build, first), then pip install 'fiable[torch]'"
 
 
-class SentenceTransformerEmbedder:
+class SentenceTransformerEmbedder(TokenizerEmbedder):
     """Embeds texts with sentence-transformers on the CPU, from a local model directory.
 
     Same behaviour as ``OnnxEmbedder``: float32 unit rows, the zero vector for a text
@@ -104,32 +105,6 @@ class SentenceTransformerEmbedder:
         self._counter = tokenizers.Tokenizer.from_str(backend.to_str())
         self._counter.no_padding()
         self._counter.no_truncation()
-
-    @property
-    def model_id(self) -> str:
-        return self._model_id
-
-    @property
-    def dimension(self) -> int:
-        return self._dimension
-
-    @property
-    def max_tokens(self) -> int:
-        return self._max_tokens
-
-    @property
-    def batch_size(self) -> int:
-        return self._batch_size
-
-    def count_tokens(self, text: str) -> int:
-        if not text:
-            return 0
-        return len(self._counter.encode(text, add_special_tokens=False).ids)
-
-    def embed_query(self, text: str) -> Vectors:
-        if not isinstance(text, str):
-            raise TypeError(f"embed_query takes a str, not {type(text).__name__}")
-        return self.embed_documents([text])[0]
 
     def embed_documents(self, texts: Sequence[str]) -> Vectors:
         items = check_texts(texts)
