@@ -243,3 +243,12 @@ def test_import_fiable_stays_light():
             " if m in sys.modules]; print(heavy)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_public_api_is_pinned():
+    import fiable
+
+    assert fiable.__all__ == ["Answer", "AnswerSentence", "FiableError", "IngestReport",
+                              "Settings", "Source", "UserError", "Workspace", "__version__"]
+    for name in fiable.__all__:
+        assert getattr(fiable, name) is not None

@@ -30,11 +30,14 @@ _EXPORTS = {
 __all__ = sorted([*_EXPORTS, "__version__"])
 
 if TYPE_CHECKING:  # pragma: no cover
-    from .answer import Answer, AnswerSentence, Source
-    from .errors import FiableError, UserError
-    from .ingest import IngestReport
-    from .settings import Settings
-    from .workspace import Workspace
+    from .answer import Answer as Answer
+    from .answer import AnswerSentence as AnswerSentence
+    from .answer import Source as Source
+    from .errors import FiableError as FiableError
+    from .errors import UserError as UserError
+    from .ingest import IngestReport as IngestReport
+    from .settings import Settings as Settings
+    from .workspace import Workspace as Workspace
 
 
 def __getattr__(name: str) -> Any:

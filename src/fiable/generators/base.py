@@ -19,9 +19,9 @@ Contract (checked by ``tests/contracts/generator.py`` for every implementation):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterator, Literal, Protocol, Sequence, runtime_checkable
+from typing import Any, Iterator, Literal, Protocol, Sequence, runtime_checkable
 
-__all__ = ["ChatMessage", "GenerationOptions", "Generator", "Usage"]
+__all__ = ["ChatMessage", "GenerationOptions", "Generator", "Usage", "chat_request"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,3 +58,19 @@ class Generator(Protocol):
     def stream(
         self, messages: Sequence[ChatMessage], options: GenerationOptions
     ) -> Iterator[str]: ...
+
+
+def chat_request(messages: Sequence[ChatMessage], options: GenerationOptions) -> dict[str, Any]:
+    """The OpenAI chat-completions body (streamed) for ``messages`` and ``options``."""
+    body: dict[str, Any] = {
+        "messages": [{"role": m.role, "content": m.content} for m in messages],
+        "stream": True,
+        "max_tokens": options.max_tokens,
+        "temperature": options.temperature,
+    }
+    if options.seed is not None:
+        body["seed"] = options.seed
+    stops = [s for s in options.stop if s]
+    if stops:
+        body["stop"] = stops
+    return body

@@ -47,7 +47,7 @@ from typing import Any, Iterator, Sequence
 
 from .._cpus import available_cpus
 from ..errors import GeneratorError, ModelNotFoundError
-from .base import ChatMessage, GenerationOptions, Usage
+from .base import ChatMessage, GenerationOptions, Usage, chat_request
 
 __all__ = ["LlamaCppGenerator", "default_threads"]
 
@@ -174,18 +174,7 @@ class LlamaCppGenerator:
         return self._path
 
     def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
-        request: dict[str, Any] = {
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "stream": True,
-            "stream_options": {"include_usage": True},
-            "max_tokens": options.max_tokens,
-            "temperature": options.temperature,
-        }
-        if options.seed is not None:
-            request["seed"] = options.seed
-        stops = [s for s in options.stop if s]
-        if stops:
-            request["stop"] = stops
+        request = {**chat_request(messages, options), "stream_options": {"include_usage": True}}
         return self._stream(request)
 
     # -- lifecycle ----------------------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import Any, Iterator, Sequence
 import httpx
 
 from ..errors import GeneratorError
-from .base import ChatMessage, GenerationOptions, Usage
+from .base import ChatMessage, GenerationOptions, Usage, chat_request
 
 __all__ = ["OpenAICompatibleGenerator"]
 
@@ -98,18 +98,7 @@ class OpenAICompatibleGenerator:
         return self._base_url
 
     def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
-        body: dict[str, Any] = {
-            "model": self._model,
-            "messages": [{"role": m.role, "content": m.content} for m in messages],
-            "stream": True,
-            "max_tokens": options.max_tokens,
-            "temperature": options.temperature,
-        }
-        if options.seed is not None:
-            body["seed"] = options.seed
-        stops = [s for s in options.stop if s]
-        if stops:
-            body["stop"] = stops
+        body = {"model": self._model, **chat_request(messages, options)}
         return self._stream(body)
 
     # -- other API ----------------------------------------------------------------------
