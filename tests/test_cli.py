@@ -55,6 +55,12 @@ def test_errors_exit_with_a_fix(env, capsys):
     assert code == 2 and "unknown collection 'finance'" in err and "hr" in err
     code, _, err = run(capsys, "--set", "top_k=lots", "ask", "leave?")
     assert code == 2 and "top_k" in err
+    code, _, err = run(capsys, "--set", "top_k", "ask", "leave?")
+    assert code == 2 and "NAME=VALUE" in err
+    code, _, err = run(capsys, "ingest", str(handbook), "-c", "hr/../x")
+    assert code == 2 and "invalid collection name" in err
+    code, out, _ = run(capsys, "collections")
+    assert out.split()[0] == "hr"  # nothing created by the refused ingest
 
 
 def test_failed_file_exit_code_3_but_others_ingested(env, capsys):

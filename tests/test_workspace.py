@@ -219,7 +219,9 @@ def test_embedding_model_mismatch_and_reindex(tmp_path, handbook):
         ws.ingest([handbook])
     assert "reindex" in info.value.hint
     assert ws.reindex() > 20
-    assert ws.ingest([handbook]).added == [str(handbook / "new.md")]
+    report = ws.ingest([handbook])
+    assert report.added == [str(handbook / "new.md")]
+    assert len(report.unchanged) == 5 and report.updated == []  # no second re-embedding
     assert ws.search("kayaks")[0].chunk.source.endswith("new.md")
 
 

@@ -17,7 +17,7 @@ import threading
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -284,11 +284,20 @@ class SQLiteStore:
             self._bump_version(conn)
         return removed
 
-    def reembed(self, vectors_for: "Any", *, embedding_model: str, batch: int = 256) -> int:
+    def reembed(
+        self,
+        vectors_for: Callable[[list[tuple[str, tuple[str, ...], str]]], np.ndarray],
+        *,
+        embedding_model: str,
+        batch: int = 256,
+    ) -> int:
         """Replace every chunk's vector with ``vectors_for(texts_with_context)``, atomically.
 
         ``vectors_for`` receives a list of (title, heading_path, text) and returns vectors.
+        Each document's pipeline signature names the new model afterwards, so the next
+        ingest does not re-embed unchanged files a second time.
         """
+        previous = self.embedding_model()
         rows = self._query(
             """SELECT k.id, k.text, k.heading_path, d.title FROM chunks k
                JOIN documents d ON d.id = k.document_id ORDER BY k.id"""
@@ -304,6 +313,11 @@ class SQLiteStore:
             updates += [(v.astype(np.float32).tobytes(), r["id"]) for v, r in zip(vecs, part)]
         with self._write() as conn:
             conn.executemany("UPDATE chunks SET embedding = ? WHERE id = ?", updates)
+            if previous is not None:
+                conn.execute(
+                    "UPDATE documents SET pipeline = replace(pipeline, ?, ?)",
+                    (f"embedder={previous}", f"embedder={embedding_model}"),
+                )
             conn.execute("DELETE FROM meta WHERE key IN ('embedding_model', 'embedding_dimension')")
             self._check_model(conn, embedding_model, dimension)
             self._bump_version(conn)
