@@ -32,3 +32,30 @@ def test_readme_lists_every_cli_command():
     text = README.read_text(encoding="utf-8")
     missing = [name for name in cli.commands if f"fiable {name}" not in text]
     assert not missing, f"commands missing from the README: {missing}"
+
+
+EVALUATION_DOC = README.parent / "docs" / "evaluation.md"
+
+
+def test_evaluation_doc_python_example_runs(tmp_path):
+    import shutil
+
+    (code,) = re.findall(r"```python\n(.*?)```", EVALUATION_DOC.read_text(encoding="utf-8"),
+                         re.DOTALL)
+    fixture = Path(__file__).parent / "fixtures" / "eval" / "scifact-mini"
+    shutil.copytree(fixture, tmp_path / "data" / "scifact")
+    env = {**os.environ, "FIABLE_EMBEDDER": "hashing", "FIABLE_GENERATOR": "fake"}
+    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "p50_ms" in out.stdout
+
+
+def test_evaluation_doc_covers_every_eval_command():
+    from fiable.cli.evaluate import eval_group
+
+    text = EVALUATION_DOC.read_text(encoding="utf-8")
+    missing = [n for n in eval_group.commands if n != "run" and f"fiable eval {n}" not in text]
+    assert not missing
+    for option in ("--fail-under", "--fail-over", "--compare", "--sweep", "--plot", "--json"):
+        assert option in text

@@ -8,14 +8,14 @@ factory that needs them.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 from .embedders.base import Embedder
 from .errors import ConfigError, ModelNotFoundError
 from .generators.base import Generator
 from .settings import Settings
 
-__all__ = ["EMBEDDERS", "make_embedder", "make_generator", "model_dir"]
+__all__ = ["EMBEDDERS", "make_embedder", "make_generator", "model_dir", "model_fingerprint"]
 
 
 def model_dir(settings: Settings) -> Path:
@@ -110,3 +110,27 @@ def make_generator(settings: Settings) -> Generator:
     path = models.resolve_file(name, "model.gguf", model_dir=model_dir(settings))
     return LlamaCppGenerator(path, n_ctx=settings.context_size, n_threads=_threads(settings),
                              model_id=name)
+
+
+def model_fingerprint(name: str, settings: Settings) -> dict[str, Any]:
+    """What identifies the model a setting names: its files' sha256 and licence when it is
+    a pulled catalog model or a file, the server and model name for ``openai``."""
+    from . import models
+    from .models.store import file_sha256
+
+    if name == "openai":
+        return {"name": f"openai:{settings.generator_model}", "url": settings.generator_url}
+    if name.endswith(".gguf") or "/" in name:
+        path = Path(name).expanduser()
+        if path.is_file():
+            return {"name": str(path), "sha256": file_sha256(path)[0]}
+        return {"name": name}
+    manifest = models.read_manifest(name, model_dir=model_dir(settings))
+    if manifest is None:
+        return {"name": name}
+    return {
+        "name": name,
+        "licence": manifest.get("licence"),
+        "files": {m["name"]: m.get("sha256") for m in manifest.get("members", [])},
+        "packages": [f"{p['name']}=={p['version']}" for p in manifest.get("packages", [])],
+    }

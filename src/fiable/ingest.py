@@ -8,11 +8,15 @@
   what was stored for it before stays.
 - ``sync=True`` removes the collection's documents that lie under a given folder but whose
   file is gone.
+
+:func:`ingest_records` does the same for texts that are not files (an evaluation corpus,
+rows of a database): each record's source is ``record:<id>``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
 import time
@@ -21,19 +25,37 @@ from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
 from .chunking import CHUNKER_VERSION, Chunk, chunk_document, embedding_text
-from .documents import LoadedDocument
+from .documents import Block, LoadedDocument
 from .embedders.base import Embedder
-from .errors import FileTooLargeError, LoadError, UserError
+from .errors import EmptyFileError, FileTooLargeError, LoadError, UserError
 from .loaders import SUPPORTED_EXTENSIONS, load
 from .settings import Settings
 from .store.base import DocumentWrite, Store
 
-__all__ = ["FileFailure", "IngestProgress", "IngestReport", "discover", "ingest_paths",
-           "pipeline_signature"]
+__all__ = ["RECORD_PREFIX", "FileFailure", "IngestProgress", "IngestReport", "TextRecord",
+           "discover", "document_key", "ingest_paths", "ingest_records", "pipeline_signature"]
 
 logger = logging.getLogger(__name__)
 
 _GROUP_CHUNKS = 256  # chunks embedded and written per transaction
+RECORD_PREFIX = "record:"
+
+
+def document_key(source: str) -> str:
+    """A document's short id: the record id of ``record:<id>``, else the file name."""
+    if source.startswith(RECORD_PREFIX):
+        return source[len(RECORD_PREFIX):]
+    return Path(source).name
+
+
+@dataclass(frozen=True, slots=True)
+class TextRecord:
+    """A text to ingest that is not a file: ``id`` must be unique in its collection."""
+
+    id: str
+    title: str
+    text: str
+    metadata: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,12 +130,65 @@ def pipeline_signature(settings: Settings, embedder: Embedder) -> str:
 
 @dataclass(slots=True)
 class _Pending:
-    path: Path
+    source: str
     status: str
     digest: str
     size: int
     doc: LoadedDocument
     chunks: list[Chunk]
+
+
+class _GroupWriter:
+    """Collects loaded documents; embeds and writes them a group (one transaction) at a time."""
+
+    def __init__(self, store: Store, embedder: Embedder, settings: Settings, collection: str,
+                 report: IngestReport, tell: Callable[[str, str], None]) -> None:
+        self.store, self.embedder, self.settings = store, embedder, settings
+        self.collection, self.report, self.tell = collection, report, tell
+        self.signature = pipeline_signature(settings, embedder)
+        self.pending: list[_Pending] = []
+
+    def unchanged(self, source: str, digest: str) -> tuple[bool, bool]:
+        """(is unchanged, already stored) for ``source`` with content ``digest``."""
+        previous = self.store.document(self.collection, source)
+        if previous is None:
+            return False, False
+        return previous.content_hash == digest and previous.pipeline == self.signature, True
+
+    def add(self, source: str, status: str, digest: str, size: int, doc: LoadedDocument) -> None:
+        s = self.settings
+        chunks = chunk_document(doc, count_tokens=self.embedder.count_tokens,
+                                max_tokens=s.chunk_tokens, overlap=s.chunk_overlap)
+        self.pending.append(_Pending(source, status, digest, size, doc, chunks))
+
+    @property
+    def full(self) -> bool:
+        return sum(len(p.chunks) for p in self.pending) >= _GROUP_CHUNKS
+
+    def flush(self) -> None:
+        pending = self.pending
+        if not pending:
+            return
+        texts = [embedding_text(p.doc.title, c.heading_path, c.text)
+                 for p in pending for c in p.chunks]
+        vectors = self.embedder.embed_documents(texts)
+        writes, offset = [], 0
+        for p in pending:
+            n = len(p.chunks)
+            writes.append(DocumentWrite(
+                source=p.source, title=p.doc.title, format=p.doc.format,
+                content_hash=p.digest, pipeline=self.signature, size_bytes=p.size,
+                pages=p.doc.pages, chunks=p.chunks, vectors=vectors[offset:offset + n],
+                metadata=dict(p.doc.metadata),
+            ))
+            offset += n
+        self.store.replace_documents(self.collection, writes,
+                                     embedding_model=self.embedder.model_id)
+        for p in pending:
+            (self.report.added if p.status == "added" else self.report.updated).append(p.source)
+            self.report.chunks += len(p.chunks)
+            self.tell(p.source, p.status)
+        pending.clear()
 
 
 def ingest_paths(
@@ -131,40 +206,16 @@ def ingest_paths(
     files, skipped, roots = discover(paths)
     store.ensure_collection(collection)
     report = IngestReport(collection=collection, skipped=skipped)
-    signature = pipeline_signature(settings, embedder)
     max_bytes = settings.max_file_mb * 1024 * 1024
-    pending: list[_Pending] = []
     done = 0
 
-    def tell(path: Path, status: str) -> None:
+    def tell(source: str, status: str) -> None:
         nonlocal done
         done += 1
         if progress is not None:
-            progress(IngestProgress(done, len(files), str(path), status))
+            progress(IngestProgress(done, len(files), source, status))
 
-    def flush() -> None:
-        if not pending:
-            return
-        texts = [embedding_text(p.doc.title, c.heading_path, c.text)
-                 for p in pending for c in p.chunks]
-        vectors = embedder.embed_documents(texts)
-        writes, offset = [], 0
-        for p in pending:
-            n = len(p.chunks)
-            writes.append(DocumentWrite(
-                source=str(p.path), title=p.doc.title, format=p.doc.format,
-                content_hash=p.digest, pipeline=signature, size_bytes=p.size,
-                pages=p.doc.pages, chunks=p.chunks, vectors=vectors[offset:offset + n],
-                metadata=dict(p.doc.metadata),
-            ))
-            offset += n
-        store.replace_documents(collection, writes, embedding_model=embedder.model_id)
-        for p in pending:
-            (report.added if p.status == "added" else report.updated).append(str(p.path))
-            report.chunks += len(p.chunks)
-            tell(p.path, p.status)
-        pending.clear()
-
+    writer = _GroupWriter(store, embedder, settings, collection, report, tell)
     for path in files:
         source = str(path)
         try:
@@ -175,31 +226,26 @@ def ingest_paths(
                     path=source, hint="raise the max_file_mb setting or split the file")
             data = path.read_bytes()
             digest = hashlib.sha256(data).hexdigest()
-            previous = store.document(collection, source)
-            if previous is not None and previous.content_hash == digest \
-                    and previous.pipeline == signature:
+            same, stored = writer.unchanged(source, digest)
+            if same:
                 report.unchanged.append(source)
-                tell(path, "unchanged")
+                tell(source, "unchanged")
                 continue
             doc = load(path, max_bytes=max_bytes)
-            chunks = chunk_document(doc, count_tokens=embedder.count_tokens,
-                                    max_tokens=settings.chunk_tokens,
-                                    overlap=settings.chunk_overlap)
+            writer.add(source, "updated" if stored else "added", digest, size, doc)
         except LoadError as exc:
             report.failed.append(FileFailure(source, exc.code, exc.message, exc.hint))
             logger.warning("file not ingested", extra={"path": source, "code": exc.code})
-            tell(path, "failed")
+            tell(source, "failed")
             continue
         except OSError as exc:
             report.failed.append(FileFailure(source, "unreadable", str(exc),
                                              "check the file's permissions"))
-            tell(path, "failed")
+            tell(source, "failed")
             continue
-        pending.append(_Pending(path, "added" if previous is None else "updated", digest, size,
-                                doc, chunks))
-        if sum(len(p.chunks) for p in pending) >= _GROUP_CHUNKS:
-            flush()
-    flush()
+        if writer.full:
+            writer.flush()
+    writer.flush()
 
     if sync and roots:
         seen = {str(f) for f in files}
@@ -211,10 +257,73 @@ def ingest_paths(
         if gone:
             store.delete_documents(collection, gone)
             report.removed.extend(gone)
+    return _finished(report, started)
+
+
+def _finished(report: IngestReport, started: float) -> IngestReport:
     report.seconds = time.perf_counter() - started
     logger.info("ingest finished", extra={
-        "collection": collection, "added": len(report.added), "updated": len(report.updated),
-        "unchanged": len(report.unchanged), "failed": len(report.failed),
-        "removed": len(report.removed), "chunks": report.chunks})
+        "collection": report.collection, "added": len(report.added),
+        "updated": len(report.updated), "unchanged": len(report.unchanged),
+        "failed": len(report.failed), "removed": len(report.removed), "chunks": report.chunks})
     return report
+
+
+def _record_document(record: TextRecord) -> LoadedDocument:
+    paragraphs = [p for p in (" ".join(part.split()) for part in record.text.split("\n\n")) if p]
+    if not paragraphs:
+        raise EmptyFileError("has no text", path=RECORD_PREFIX + record.id,
+                             hint="give the record some text, or leave it out")
+    title = record.title.strip() or record.id
+    blocks = tuple(Block(p) for p in paragraphs)
+    return LoadedDocument(source=RECORD_PREFIX + record.id, title=title, format="text",
+                          blocks=blocks, metadata=dict(record.metadata))
+
+
+def ingest_records(
+    records: Iterable[TextRecord],
+    *,
+    store: Store,
+    embedder: Embedder,
+    settings: Settings,
+    collection: str = "default",
+    total: int = 0,
+    progress: Callable[[IngestProgress], None] | None = None,
+) -> IngestReport:
+    """Ingest texts (not files) into ``collection``; unchanged records are skipped.
+
+    ``total`` (when known) is reported in the progress events.
+    """
+    started = time.perf_counter()
+    store.ensure_collection(collection)
+    report = IngestReport(collection=collection)
+    done = 0
+
+    def tell(source: str, status: str) -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(IngestProgress(done, total, source, status))
+
+    writer = _GroupWriter(store, embedder, settings, collection, report, tell)
+    for record in records:
+        source = RECORD_PREFIX + record.id
+        payload = json.dumps([record.title, record.text, record.metadata], sort_keys=True)
+        digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+        same, stored = writer.unchanged(source, digest)
+        if same:
+            report.unchanged.append(source)
+            tell(source, "unchanged")
+            continue
+        try:
+            doc = _record_document(record)
+        except LoadError as exc:
+            report.failed.append(FileFailure(source, exc.code, exc.message, exc.hint))
+            tell(source, "failed")
+            continue
+        writer.add(source, "updated" if stored else "added", digest, len(payload), doc)
+        if writer.full:
+            writer.flush()
+    writer.flush()
+    return _finished(report, started)
 

@@ -13,6 +13,7 @@ Secret settings are never logged or printed (``Settings.redacted()``).
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -21,7 +22,8 @@ from typing import Any, Mapping
 
 from .errors import ConfigError
 
-__all__ = ["SETTINGS_FILE", "Setting", "Settings", "load_settings", "settings_table"]
+__all__ = ["COLLECTION_SETTINGS", "SETTINGS_FILE", "Setting", "Settings", "load_settings",
+           "read_collection_settings", "settings_table", "write_collection_settings"]
 
 SETTINGS_FILE = "fiable.toml"
 ENV_PREFIX = "FIABLE_"
@@ -187,17 +189,91 @@ def _coerce_all(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
     return {k: _coerce(k, v, source=source) for k, v in values.items()}
 
 
-def read_settings_file(path: Path) -> dict[str, Any]:
-    """Parse a ``fiable.toml``; ConfigError naming the line on a syntax error."""
+# Settings a ``[collections."NAME"]`` table of fiable.toml may set for one collection
+# (``fiable eval --sweep`` writes them); they apply when a question targets that collection.
+COLLECTION_SETTINGS = ("top_k", "fusion", "rrf_k", "dense_weight", "candidates", "min_relevance")
+
+
+def _parse_toml(path: Path) -> dict[str, Any]:
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix the file's syntax") from None
+
+
+def read_settings_file(path: Path) -> dict[str, Any]:
+    """Parse a ``fiable.toml``; ConfigError naming the line on a syntax error."""
+    data = _parse_toml(path)
     return _coerce_all(
         {k: v for k, v in data.items() if not isinstance(v, dict)}, source=str(path)
     )
+
+
+def read_collection_settings(path: Path) -> dict[str, dict[str, Any]]:
+    """The ``[collections."NAME"]`` tables of a ``fiable.toml``, validated."""
+    tables = _parse_toml(path).get("collections", {})
+    if not isinstance(tables, dict):
+        raise ConfigError(f"{path}: 'collections' must be a table of tables",
+                          hint='write [collections."NAME"] sections')
+    out: dict[str, dict[str, Any]] = {}
+    for name, table in tables.items():
+        source = f'{path} [collections."{name}"]'
+        if not isinstance(table, dict):
+            raise ConfigError(f"{source} must be a table", hint='write [collections."NAME"]')
+        extra = sorted(set(table) - set(COLLECTION_SETTINGS))
+        if extra:
+            raise ConfigError(f"{source}: {', '.join(extra)} cannot be set per collection",
+                              hint=f"per-collection settings: {', '.join(COLLECTION_SETTINGS)}")
+        out[name] = _coerce_all(table, source=source)
+    return out
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def write_collection_settings(workspace_dir: Path, collection: str, values: Mapping[str, Any],
+                              *, comment: str = "") -> Path:
+    """Set ``values`` in the ``[collections."COLLECTION"]`` table of the workspace's
+    ``fiable.toml``, replacing that table and keeping the rest of the file as it is."""
+    path = workspace_dir / SETTINGS_FILE
+    checked = {k: _coerce(k, v, source="arguments") for k, v in values.items()}
+    extra = sorted(set(checked) - set(COLLECTION_SETTINGS))
+    if extra:
+        raise ConfigError(f"{', '.join(extra)} cannot be set per collection",
+                          hint=f"per-collection settings: {', '.join(COLLECTION_SETTINGS)}")
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    header = f"[collections.{json.dumps(collection, ensure_ascii=False)}]"
+    wanted = {header, f"[collections.{collection}]"}
+    kept: list[str] = []
+    skipping = False
+    for line in old.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("["):
+            skipping = stripped in wanted
+            while skipping and kept and kept[-1].lstrip().startswith("#"):
+                kept.pop()  # the comment written above the table being replaced
+        if not skipping:
+            kept.append(line)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    block = [""] + [f"# {line}" for line in comment.splitlines()] + [header]
+    block += [f"{k} = {_toml_value(v)}" for k, v in checked.items()]
+    text = "\n".join(kept + block) + "\n"
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:  # pragma: no cover - guarded by the writer
+        raise ConfigError(f"could not write {path}: {exc}", hint="fix the file by hand") from exc
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
 
 
 def load_settings(
@@ -205,11 +281,16 @@ def load_settings(
     *,
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    collection: str | None = None,
 ) -> Settings:
-    """Settings from defaults < ``fiable.toml`` < ``FIABLE_*`` env < ``overrides``."""
+    """Settings from defaults < ``fiable.toml`` < its ``[collections."COLLECTION"]`` table
+    < ``FIABLE_*`` env < ``overrides``."""
     values: dict[str, Any] = {}
     if workspace_dir is not None:
         values.update(read_settings_file(workspace_dir / SETTINGS_FILE))
+        if collection is not None:
+            tables = read_collection_settings(workspace_dir / SETTINGS_FILE)
+            values.update(tables.get(collection, {}))
     env = os.environ if environ is None else environ
     for name in _FIELDS:
         key = ENV_PREFIX + name.upper()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from .answer import Answer, AskEvent, Done
 from .ask import AskRequest, ask_events
@@ -20,7 +20,7 @@ from .errors import WorkspaceError
 from .generators.base import Generator
 from .ingest import IngestProgress, IngestReport, ingest_paths
 from .retrieval import Hit, hybrid_search
-from .settings import SETTINGS_FILE, Settings, load_settings
+from .settings import SETTINGS_FILE, Settings, load_settings, read_collection_settings
 from .store.base import CollectionInfo, DocumentInfo
 from .store.sqlite import SQLiteStore
 
@@ -42,9 +42,11 @@ class Workspace:
         *,
         embedder: Embedder | None = None,
         generator: Generator | None = None,
+        collection_settings: Mapping[str, Settings] | None = None,
     ) -> None:
         self.path = path
         self.settings = settings
+        self.collection_settings = dict(collection_settings or {})
         self.store = store
         self._embedder = embedder
         self._generator = generator
@@ -94,7 +96,8 @@ class Workspace:
                     encoding="utf-8",
                 )
         resolved = load_settings(directory, overrides=settings)
-        return cls(directory, resolved, SQLiteStore(db), embedder=embedder, generator=generator)
+        return cls(directory, resolved, SQLiteStore(db), embedder=embedder, generator=generator,
+                   collection_settings=_per_collection(directory, settings))
 
     def close(self) -> None:
         if self._owns_generator and self._generator is not None:
@@ -109,6 +112,21 @@ class Workspace:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    def settings_for(self, collections: Sequence[str] | None) -> Settings:
+        """The settings a question on ``collections`` runs with: the workspace's, with the
+        collection's own ``[collections."NAME"]`` table applied when exactly one collection
+        is searched (named, or the workspace's only one)."""
+        if not self.collection_settings:
+            return self.settings
+        names = list(collections) if collections else [c.name for c in self.store.collections()]
+        if len(set(names)) != 1:
+            return self.settings
+        return self.collection_settings.get(names[0], self.settings)
+
+    def reload_collection_settings(self, **overrides: Any) -> None:
+        """Re-read the per-collection tables of ``fiable.toml`` (after writing them)."""
+        self.collection_settings = _per_collection(self.path, overrides)
 
     # -- components ---------------------------------------------------------------------
     @property
@@ -164,7 +182,7 @@ class Workspace:
         self, query: str, *, collections: Sequence[str] | None = None, k: int | None = None
     ) -> list[Hit]:
         """Hybrid search without generation."""
-        s = self.settings
+        s = self.settings_for(collections)
         return hybrid_search(
             self.store, self.embedder, query, k=k or s.top_k, collections=collections,
             fusion=s.fusion, rrf_k=s.rrf_k, dense_weight=s.dense_weight,  # type: ignore[arg-type]
@@ -179,18 +197,19 @@ class Workspace:
         top_k: int | None = None,
     ) -> Iterator[AskEvent]:
         """Answer ``question`` as a stream of events: ``Retrieved``, ``Token``..., ``Done``."""
+        settings = self.settings_for(collections)
         events = ask_events(
             AskRequest(question, collections, top_k), store=self.store, embedder=self.embedder,
-            generator_factory=lambda: self.generator, settings=self.settings,
+            generator_factory=lambda: self.generator, settings=settings,
         )
         for event in events:
-            if isinstance(event, Done) and self.settings.log_asks:
+            if isinstance(event, Done) and settings.log_asks:
                 self.store.log_ask({
                     "trace_id": event.answer.trace_id,
                     "question": event.answer.question,
                     "answer": event.answer.to_dict(),
                     "messages": list(event.messages),
-                    "settings": self.settings.redacted(),
+                    "settings": settings.redacted(),
                 })
             yield event
 
@@ -210,3 +229,9 @@ class Workspace:
     def history(self, limit: int = 20, trace_id: str | None = None) -> list[dict[str, Any]]:
         """Past questions with their answers and exact prompts, newest first."""
         return self.store.asks(limit=limit, trace_id=trace_id)
+
+
+def _per_collection(directory: Path, overrides: Mapping[str, Any]) -> dict[str, Settings]:
+    tables = read_collection_settings(directory / SETTINGS_FILE)
+    return {name: load_settings(directory, overrides=overrides, collection=name)
+            for name in tables}

@@ -122,3 +122,15 @@ class StoreContract:
         for q in ['"', "NEAR(", "a OR", "*", "-- drop table", ")))", "\x00"]:
             store.lexical_search(q, 5)  # must not raise
         assert store.lexical_search("", 5) == []
+
+    def test_eval_runs_are_kept_in_order_with_their_items(self, store):
+        first = store.save_eval_run({"dataset": "d", "kind": "retrieval", "split": "test",
+                                     "metrics": {"ndcg@10": 0.5}}, [{"id": "q1"}])
+        second = store.save_eval_run({"dataset": "e", "kind": "qa", "split": None,
+                                      "metrics": {"f1": 0.25}}, [])
+        assert second > first
+        assert [r["id"] for r in store.eval_runs()] == [second, first]
+        assert [r["id"] for r in store.eval_runs(dataset="d")] == [first]
+        summary, items = store.eval_run(first)
+        assert summary["metrics"] == {"ndcg@10": 0.5} and items == [{"id": "q1"}]
+        assert store.eval_run(second + 100) is None

@@ -12,6 +12,7 @@ from ..errors import FiableError
 from ._common import configure_logging
 from .admin import doctor, models, reindex, settings_cmd
 from .documents import collections, documents, ingest, init
+from .evaluate import eval_group
 from .questions import ask, chat, history
 
 __all__ = ["cli", "main"]
@@ -35,8 +36,8 @@ def cli(ctx: click.Context, workspace: str | None, sets: tuple[str, ...], verbos
     ctx.obj["sets"] = parse_sets(sets)
 
 
-for command in (init, ingest, collections, documents, ask, chat, history, models, doctor,
-                settings_cmd, reindex):
+for command in (init, ingest, collections, documents, ask, chat, history, eval_group, models,
+                doctor, settings_cmd, reindex):
     cli.add_command(command)
 
 

@@ -16,12 +16,14 @@ Contract:
 - All vectors of one store come from one embedding model: ``embedding_model()`` says which,
   and writing vectors of another model raises EmbeddingModelMismatchError.
 - Unknown collection names raise UnknownCollectionError (except in ``ensure_collection``).
+- Evaluation runs (``save_eval_run``) are kept in insertion order with increasing ids;
+  ``eval_runs`` lists summaries newest first.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Protocol, Sequence
+from typing import Any, Iterable, Protocol, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -125,5 +127,11 @@ class Store(Protocol):
     ) -> list[ScoredId]: ...
 
     def chunks(self, ids: Sequence[int]) -> list[StoredChunk]: ...
+
+    def save_eval_run(self, summary: dict[str, Any], items: list[dict[str, Any]]) -> int: ...
+
+    def eval_runs(self, limit: int = 50, dataset: str | None = None) -> list[dict[str, Any]]: ...
+
+    def eval_run(self, run_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]] | None: ...
 
     def close(self) -> None: ...

@@ -83,9 +83,28 @@ def m002_ask_log(conn: sqlite3.Connection) -> None:
     )
 
 
+def m003_eval_runs(conn: sqlite3.Connection) -> None:
+    _run(
+        conn,
+        """
+        CREATE TABLE eval_runs (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            dataset TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            split TEXT,
+            summary TEXT NOT NULL,
+            items TEXT NOT NULL
+        );
+        CREATE INDEX eval_runs_dataset ON eval_runs(dataset, kind, split, id);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("001_initial", m001_initial),
     ("002_ask_log", m002_ask_log),
+    ("003_eval_runs", m003_eval_runs),
 ]
 
 

@@ -437,3 +437,32 @@ class SQLiteStore:
         else:
             rows = self._query("SELECT record FROM asks ORDER BY id DESC LIMIT ?", (limit,))
         return [json.loads(r["record"]) for r in rows]
+
+    # -- evaluation runs ----------------------------------------------------------------
+    def save_eval_run(self, summary: dict[str, Any], items: list[dict[str, Any]]) -> int:
+        """Store one evaluation run (``summary`` has dataset, kind, split); return its id."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO eval_runs(created_at, dataset, kind, split, summary, items) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (summary.get("created_at") or _now(), summary["dataset"], summary["kind"],
+                 summary.get("split"), json.dumps(summary), json.dumps(items)),
+            )
+            return int(cur.lastrowid or 0)
+
+    def eval_runs(self, limit: int = 50, dataset: str | None = None) -> list[dict[str, Any]]:
+        """Run summaries (with ``id``), newest first; only ``dataset``'s when given."""
+        sql = "SELECT id, summary FROM eval_runs"
+        params: list[Any] = []
+        if dataset is not None:
+            sql += " WHERE dataset = ?"
+            params.append(dataset)
+        rows = self._query(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [{**json.loads(r["summary"]), "id": r["id"]} for r in rows]
+
+    def eval_run(self, run_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """One run's summary and per-item results, or None."""
+        rows = self._query("SELECT id, summary, items FROM eval_runs WHERE id = ?", (run_id,))
+        if not rows:
+            return None
+        return {**json.loads(rows[0]["summary"]), "id": rows[0]["id"]}, json.loads(rows[0]["items"])

@@ -1,0 +1,138 @@
+"""Fusion tuning on a development split (``fiable eval --sweep``).
+
+Each query's BM25 and dense candidates are fetched once; every fusion setting of the grid
+(RRF with several k, weighted with dense weights 0..1) is then scored on the same
+candidates. The best setting is written to the collection's ``[collections."NAME"]`` table
+in ``fiable.toml``. Test splits are refused: tuning on them would make the reported
+figures meaningless.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any, Callable
+
+from ..errors import UserError
+from ..retrieval import fuse
+from ..settings import write_collection_settings
+from . import metrics as m
+from .datasets import Dataset
+from .runner import (Candidates, default_collection, document_keys, fetch_candidates,
+                     ingest_corpus, rank_documents)
+
+if TYPE_CHECKING:
+    from ..workspace import Workspace
+
+__all__ = ["GRID", "SweepResult", "sweep"]
+
+GRID: tuple[dict[str, Any], ...] = (
+    *({"fusion": "rrf", "rrf_k": k} for k in (5, 10, 20, 40, 60, 100)),
+    *({"fusion": "weighted", "dense_weight": w / 10} for w in range(0, 11)),
+)
+
+
+@dataclass(slots=True)
+class SweepResult:
+    collection: str
+    metric: str
+    split: str
+    scores: list[tuple[dict[str, Any], float]]
+    best: dict[str, Any]
+    best_score: float
+    current: dict[str, Any]
+    current_score: float
+    written: str | None = None
+    run_id: int | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _relevance(dataset: Dataset) -> list[tuple[str, dict[str, int]]]:
+    if dataset.kind == "retrieval":
+        return [(q.text, q.relevant) for q in dataset.queries]
+    return [(q.question, {d: 1 for d in q.doc_ids}) for q in dataset.questions
+            if q.answerable and q.doc_ids]
+
+
+def _setting_of(settings: Any) -> dict[str, Any]:
+    if settings.fusion == "rrf":
+        return {"fusion": "rrf", "rrf_k": settings.rrf_k}
+    return {"fusion": "weighted", "dense_weight": settings.dense_weight}
+
+
+def sweep(
+    ws: "Workspace",
+    dataset: Dataset,
+    *,
+    collection: str | None = None,
+    k: int = 10,
+    write: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> SweepResult:
+    """Score every fusion setting of :data:`GRID` on ``dataset`` (a dev split) and write the
+    best one for the collection (unless ``write`` is False)."""
+    if dataset.split is None or dataset.split == "test":
+        raise UserError(
+            f"refusing to tune on split {dataset.split or '(none)'!r} of {dataset.name}: "
+            "tuning on the test split makes its figures meaningless",
+            hint="pass --split with a development split "
+                 f"({', '.join(s for s in dataset.splits if s != 'test') or 'add one: qrels/dev.tsv or split fields'})")
+    if dataset.corpus_path is not None:
+        collection = collection or default_collection(dataset)
+        ingest_corpus(ws, dataset, collection, progress)
+    elif collection is None:
+        raise UserError("a sweep needs the collection it tunes", hint="pass --collection NAME")
+    ws.store.require_collections([collection])
+    metric = f"ndcg@{k}" if dataset.kind == "retrieval" else f"mrr@{k}"
+    settings = ws.settings_for([collection])
+    pairs = _relevance(dataset)
+    if not pairs:
+        raise UserError(f"{dataset.path}: no question has gold doc_ids to tune retrieval on",
+                        hint="add doc_ids to the answerable questions")
+    found: list[tuple[Candidates, dict[str, int]]] = []
+    for i, (text, relevant) in enumerate(pairs, start=1):
+        found.append((fetch_candidates(ws, text, collection, settings.candidates), relevant))
+        if progress:
+            progress("query", i, len(pairs))
+    key = document_keys(ws, [cid for c, _ in found for cid, _ in (*c.lexical, *c.dense)])
+
+    def score(setting: dict[str, Any]) -> float:
+        values = []
+        for c, relevant in found:
+            fused = fuse(c.lexical, c.dense, method=setting["fusion"],
+                         rrf_k=setting.get("rrf_k", 60), dense_weight=setting.get("dense_weight", 0.5))
+            ranked = rank_documents(fused, key)
+            values.append(m.ndcg_at_k(ranked, relevant, k) if dataset.kind == "retrieval"
+                          else m.reciprocal_rank(ranked, relevant, k))
+        return round(m.mean(values), 4)
+
+    current = _setting_of(settings)
+    current_score = score(current)
+    scores = [(dict(s), score(s)) for s in GRID]
+    best, best_score = max(scores, key=lambda item: (item[1], item[0] == current))
+    if best_score <= current_score:
+        best, best_score = current, current_score
+    result = SweepResult(collection, metric, dataset.split, scores, best, best_score,
+                         current, current_score)
+    if write and best != current:
+        today = datetime.now(timezone.utc).date().isoformat()
+        comment = (f"tuned by `fiable eval --sweep` on {dataset.name} split {dataset.split} "
+                   f"({len(pairs)} queries), {today}: {metric} {best_score:.4f} "
+                   f"(was {current_score:.4f} with {current})")
+        result.written = str(write_collection_settings(ws.path, collection, best, comment=comment))
+        ws.reload_collection_settings()
+    elif best == current:
+        result.notes.append("the current setting is already the best on this split: nothing written")
+    summary = {
+        "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "label": "sweep", "dataset": dataset.name, "dataset_path": str(dataset.path),
+        "dataset_fingerprint": dataset.fingerprint, "kind": "sweep", "split": dataset.split,
+        "collection": collection, "items": len(pairs), "k": k,
+        "metrics": {f"best.{metric}": best_score, f"current.{metric}": current_score},
+        "best": best, "current": current, "written": result.written,
+        "settings": settings.redacted(), "models": {"embedder": {"model_id": ws.embedder.model_id}},
+        "latency": {}, "seconds": 0.0,
+    }
+    result.run_id = ws.store.save_eval_run(
+        summary, [{"setting": s, metric: v} for s, v in scores])
+    return result
