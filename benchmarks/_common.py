@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
-import statistics
 import sys
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
+
+from fiable.evaluation.metrics import mean, ndcg_at_k, percentile  # noqa: F401  (re-exported)
 
 DATA = Path(os.environ.get("FIABLE_BENCH_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
-
-
-def percentile(values: Sequence[float], p: float) -> float:
-    """Nearest-rank percentile (p in 0..100)."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    rank = max(1, math.ceil(p / 100 * len(ordered)))
-    return ordered[rank - 1]
 
 
 def machine() -> str:
@@ -56,18 +47,7 @@ def scifact() -> tuple[list[dict], dict[str, str], dict[str, dict[str, dict[str,
     return corpus, queries, qrels
 
 
-def ndcg_at_k(ranked: Sequence[str], relevant: dict[str, int], k: int = 10) -> float:
-    dcg = sum(relevant.get(d, 0) / math.log2(i + 2) for i, d in enumerate(ranked[:k]))
-    ideal = sorted(relevant.values(), reverse=True)[:k]
-    idcg = sum(r / math.log2(i + 2) for i, r in enumerate(ideal))
-    return dcg / idcg if idcg else 0.0
-
-
 def recall_at_k(ranked: Sequence[str], relevant: dict[str, int], k: int = 10) -> float:
-    hits = len({d for d in ranked[:k] if relevant.get(d, 0) > 0})
-    return hits / len([d for d, r in relevant.items() if r > 0])
+    from fiable.evaluation.metrics import recall_at_k as recall
 
-
-def mean(values: Iterable[float]) -> float:
-    values = list(values)
-    return statistics.fmean(values) if values else float("nan")
+    return recall(ranked, relevant, k)

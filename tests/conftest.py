@@ -78,3 +78,14 @@ def llama_server(smollm2_gguf: Path) -> Iterator[str]:
     assert address.startswith("http://127.0.0.1:")
     yield f"{address}/v1"
     del server
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A workspace under tmp_path with the deterministic fakes, through FIABLE_* variables."""
+    monkeypatch.setenv("FIABLE_WORKSPACE", str(tmp_path / "ws"))
+    monkeypatch.setenv("FIABLE_EMBEDDER", "hashing")
+    monkeypatch.setenv("FIABLE_GENERATOR", "fake")
+    monkeypatch.setenv("FIABLE_MIN_RELEVANCE", "0.05")
+    monkeypatch.setenv("FIABLE_MODEL_DIR", str(tmp_path / "models"))
+    return tmp_path

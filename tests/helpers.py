@@ -35,3 +35,12 @@ def make_pdf(path: Path, pages: list[str]) -> Path:
         c.showPage()
     c.save()
     return path
+
+
+def run_cli(capsys, *args: str) -> tuple[int, str, str]:
+    """Run ``fiable ARGS`` in-process: (exit code, stdout, stderr)."""
+    from fiable.cli import main
+
+    code = main(list(args))
+    out = capsys.readouterr()
+    return code, out.out, out.err

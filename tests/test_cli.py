@@ -6,24 +6,16 @@ import json
 
 import pytest
 
-from fiable.cli import main
-from tests.helpers import copy_handbook
+from tests.helpers import copy_handbook, run_cli
 
 
 @pytest.fixture
-def env(tmp_path, monkeypatch):
-    monkeypatch.setenv("FIABLE_WORKSPACE", str(tmp_path / "ws"))
-    monkeypatch.setenv("FIABLE_EMBEDDER", "hashing")
-    monkeypatch.setenv("FIABLE_GENERATOR", "fake")
-    monkeypatch.setenv("FIABLE_MIN_RELEVANCE", "0.05")
-    monkeypatch.setenv("FIABLE_MODEL_DIR", str(tmp_path / "models"))
-    return tmp_path
+def env(cli_env):
+    return cli_env
 
 
 def run(capsys, *args):
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(capsys, *args)
 
 
 def test_init_ingest_ask_json(env, capsys):

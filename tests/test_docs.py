@@ -13,6 +13,13 @@ from tests.helpers import copy_handbook
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+def _run_python(code: str, cwd: Path, env: dict[str, str]) -> str:
+    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
 def test_readme_python_example_runs(tmp_path):
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), re.DOTALL)
     assert blocks, "the README has no Python example"
@@ -20,10 +27,7 @@ def test_readme_python_example_runs(tmp_path):
     env = {**os.environ, "FIABLE_EMBEDDER": "hashing", "FIABLE_GENERATOR": "fake",
            "FIABLE_MIN_RELEVANCE": "0.05"}
     for code in blocks:
-        out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                             capture_output=True, text=True, timeout=120)
-        assert out.returncode == 0, out.stderr
-        assert "[1]" in out.stdout
+        assert "[1]" in _run_python(code, tmp_path, env)
 
 
 def test_readme_lists_every_cli_command():
@@ -45,10 +49,7 @@ def test_evaluation_doc_python_example_runs(tmp_path):
     fixture = Path(__file__).parent / "fixtures" / "eval" / "scifact-mini"
     shutil.copytree(fixture, tmp_path / "data" / "scifact")
     env = {**os.environ, "FIABLE_EMBEDDER": "hashing", "FIABLE_GENERATOR": "fake"}
-    out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env,
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert "p50_ms" in out.stdout
+    assert "p50_ms" in _run_python(code, tmp_path, env)
 
 
 def test_evaluation_doc_covers_every_eval_command():

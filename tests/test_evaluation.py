@@ -15,7 +15,7 @@ from fiable.evaluation import (check_gates, compare, evaluate, history_html, imp
 from fiable.evaluation import metrics as m
 from fiable.ingest import TextRecord, ingest_records
 from fiable.settings import load_settings, read_collection_settings, write_collection_settings
-from tests.helpers import fake_workspace
+from tests.helpers import fake_workspace, run_cli
 
 FIXTURES = Path(__file__).parent / "fixtures" / "eval"
 SCIFACT = FIXTURES / "scifact-mini"
@@ -283,21 +283,8 @@ def test_sweep_refuses_test_and_writes_the_best_fusion_for_the_collection(tmp_pa
 
 
 # -- the command line ---------------------------------------------------------------------
-@pytest.fixture
-def cli_env(tmp_path, monkeypatch):
-    monkeypatch.setenv("FIABLE_WORKSPACE", str(tmp_path / "ws"))
-    monkeypatch.setenv("FIABLE_EMBEDDER", "hashing")
-    monkeypatch.setenv("FIABLE_GENERATOR", "fake")
-    monkeypatch.setenv("FIABLE_MIN_RELEVANCE", "0.05")
-    return tmp_path
-
-
 def _cli(capsys, *args):
-    from fiable.cli import main
-
-    code = main(list(args))
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return run_cli(capsys, *args)
 
 
 def test_cli_gate_fails_on_a_deliberately_bad_setting(cli_env, capsys):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 from .answer import Answer, AskEvent, Done
 from .ask import AskRequest, ask_events
@@ -18,7 +18,7 @@ from .components import make_embedder, make_generator
 from .embedders.base import Embedder
 from .errors import WorkspaceError
 from .generators.base import Generator
-from .ingest import IngestProgress, IngestReport, ingest_paths
+from .ingest import IngestProgress, IngestReport, TextRecord, ingest_paths, ingest_records
 from .retrieval import Hit, hybrid_search
 from .settings import SETTINGS_FILE, Settings, load_settings, read_collection_settings
 from .store.base import CollectionInfo, DocumentInfo
@@ -157,6 +157,20 @@ class Workspace:
             [Path(p) for p in paths], store=self.store, embedder=self.embedder,
             settings=self.settings, collection=collection, sync=sync, progress=progress,
         )
+
+    def ingest_records(
+        self,
+        records: Iterable[TextRecord],
+        *,
+        collection: str = "default",
+        total: int = 0,
+        progress: Callable[[IngestProgress], None] | None = None,
+    ) -> IngestReport:
+        """Ingest texts that are not files (rows, an evaluation corpus): each record is
+        stored as ``record:<id>``; unchanged records are skipped."""
+        return ingest_records(records, store=self.store, embedder=self.embedder,
+                              settings=self.settings, collection=collection, total=total,
+                              progress=progress)
 
     def collections(self) -> list[CollectionInfo]:
         return self.store.collections()

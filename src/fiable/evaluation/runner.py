@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import UserError
-from ..ingest import IngestReport, TextRecord, document_key, ingest_records
+from ..ingest import IngestReport, TextRecord, document_key
 from ..retrieval import fuse
 from ..settings import Settings
 from . import metrics as m
@@ -79,9 +79,8 @@ def ingest_corpus(ws: "Workspace", dataset: Dataset, collection: str,
     assert dataset.corpus_path is not None
     total = sum(1 for line in dataset.corpus_path.open(encoding="utf-8") if line.strip())
     records = (TextRecord(d.id, d.title, d.text) for d in corpus_docs(dataset.corpus_path))
-    report = ingest_records(
-        records, store=ws.store, embedder=ws.embedder, settings=ws.settings,
-        collection=collection, total=total,
+    report = ws.ingest_records(
+        records, collection=collection, total=total,
         progress=(lambda p: progress("ingest", p.done, total)) if progress else None,
     )
     if report.failed:
