@@ -50,10 +50,16 @@ class Source:
 
 @dataclass(frozen=True, slots=True)
 class AnswerSentence:
+    """One answer sentence: its citations (how they were found) and how well the cited
+    passages support it (``support`` in [0, 1], ``label`` supported / partly / unsupported;
+    None when verification is off)."""
+
     text: str
     citations: tuple[int, ...]
     method: Literal["marker", "overlap", "embedding", "none"]
     evidence: float
+    support: float | None = None
+    label: Literal["supported", "partly", "unsupported"] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +80,10 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     usage: dict[str, int] = field(default_factory=dict)
     notice: str = AI_NOTICE
+    support: float | None = None  # the answer's support: mean of its sentences' scores
+    verification: str | None = None  # the policy applied: "flag", "abstain" or None (off)
+    # prompt-injection findings: where (question / passage), kind, text, action taken
+    screening: tuple[dict[str, str], ...] = ()
 
     @property
     def cited_sources(self) -> tuple[Source, ...]:
@@ -83,6 +93,11 @@ class Answer:
     @property
     def uncited_sentences(self) -> tuple[AnswerSentence, ...]:
         return tuple(s for s in self.sentences if not s.citations)
+
+    @property
+    def unsupported_sentences(self) -> tuple[AnswerSentence, ...]:
+        """Sentences the verifier found unsupported (flagged to the reader)."""
+        return tuple(s for s in self.sentences if s.label == "unsupported")
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

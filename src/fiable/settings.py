@@ -92,6 +92,26 @@ class Settings:
         " Qwen2.5-0.5B answer 7/23 handbook questions instead of 18/23; sentences are then"
         " cited by evidence overlap. Turn on for larger models.",
     )
+    verify: str = _setting(
+        "flag",
+        "Sentence verification: `flag` (unsupported sentences are marked), `abstain` (an answer"
+        " whose support is below support_threshold becomes 'not in the documents' with the"
+        " closest passages) or `off`.",
+        choices=("flag", "abstain", "off"),
+    )
+    support_threshold: float = _setting(
+        0.5, "Answer support (mean of its sentences' scores, 0-1) below which `verify = abstain`"
+        " refuses the answer.")
+    verify_judge: bool = _setting(
+        True, "Ask the generator a constrained yes/no question for sentences the cheap signals"
+        " are unsure about.")
+    injection: str = _setting(
+        "quarantine",
+        "Prompt-injection screening of passages: `quarantine` (suspicious passages are kept out"
+        " of the prompt), `fence` (kept, marked as untrusted data) or `off`. Findings are"
+        " recorded on the answer either way.",
+        choices=("quarantine", "fence", "off"),
+    )
     max_question_chars: int = _setting(2000, "Longest question accepted.")
     max_answer_tokens: int = _setting(320, "Longest answer generated, in tokens.")
     temperature: float = _setting(0.0, "Sampling temperature (0: deterministic).")
@@ -191,7 +211,8 @@ def _coerce_all(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
 
 # Settings a ``[collections."NAME"]`` table of fiable.toml may set for one collection
 # (``fiable eval --sweep`` writes them); they apply when a question targets that collection.
-COLLECTION_SETTINGS = ("top_k", "fusion", "rrf_k", "dense_weight", "candidates", "min_relevance")
+COLLECTION_SETTINGS = ("top_k", "fusion", "rrf_k", "dense_weight", "candidates", "min_relevance",
+                       "verify", "support_threshold", "verify_judge")
 
 
 def _parse_toml(path: Path) -> dict[str, Any]:

@@ -36,6 +36,9 @@ class GenerationOptions:
     temperature: float = 0.0
     seed: int | None = 0
     stop: tuple[str, ...] = field(default_factory=tuple)
+    # A GBNF grammar constraining the output (llama.cpp and its server honour it; other
+    # OpenAI-compatible servers may ignore it, so callers still parse what comes back).
+    grammar: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,4 +76,6 @@ def chat_request(messages: Sequence[ChatMessage], options: GenerationOptions) ->
     stops = [s for s in options.stop if s]
     if stops:
         body["stop"] = stops
+    if options.grammar:
+        body["grammar"] = options.grammar
     return body

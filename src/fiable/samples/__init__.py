@@ -14,7 +14,7 @@ import json
 from importlib.resources import as_file, files
 from pathlib import Path
 
-__all__ = ["handbook_dir", "handbook_questions", "hostile_dir"]
+__all__ = ["handbook_dir", "handbook_questions", "hostile_dir", "hostile_questions"]
 
 
 def _dir(name: str) -> Path:
@@ -43,4 +43,11 @@ def handbook_questions() -> list[dict]:
     ``quickstart`` (true for exactly one question).
     """
     text = files(__name__).joinpath("handbook-questions.jsonl").read_text(encoding="utf-8")
+    return [json.loads(line) for line in text.splitlines() if line.strip()]
+
+
+def hostile_questions() -> list[dict]:
+    """One question per hostile document, answered by its benign part, with the payload
+    strings an answer that obeyed the injection would contain."""
+    text = (hostile_dir() / "hostile-questions.jsonl").read_text(encoding="utf-8")
     return [json.loads(line) for line in text.splitlines() if line.strip()]

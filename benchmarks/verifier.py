@@ -1,0 +1,181 @@
+"""Unsupported-sentence detection on a labelled set built from SQuAD 2.0 (dev subset).
+
+    python benchmarks/verifier.py                 # AUROC on test, weights as shipped
+    python benchmarks/verifier.py --fit           # fit the logistic weights on dev, then test
+    python benchmarks/verifier.py --judge 60      # also the cascade with the Qwen judge (60 pairs)
+
+Each answerable question gives claims against its paragraph, in two sets:
+
+- ``sentence``: the paragraph sentence holding the gold answer (supported), and the same
+  sentence with the answer swapped for a plausible wrong one (unsupported);
+- ``answer``: an answer-like claim, the question followed by the gold answer
+  ("What river is larger than the Rhine? Danube."), and the same with the wrong answer;
+  nothing in it is copied from the paragraph, as in a model's paraphrased answer.
+
+The wrong answer is another question's gold answer of the same shape (a number for a
+number, a capitalised name for a name, else any short answer) that the paragraph does not
+contain, drawn with a fixed seed. Questions are split dev/test as ``fiable eval import-squad`` does; weights and
+thresholds are fitted on dev only. Prints AUROC, the verification time per sentence, and
+that time as a share of generating one answer sentence with the same model.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import re
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _common import DATA, machine, percentile, table  # noqa: E402
+
+from fiable.evaluation import import_squad, load_dataset  # noqa: E402
+from fiable.sentences import sentence_spans  # noqa: E402
+from fiable.trust.verifier import (WEIGHTS, WEIGHTS_LEXICAL, CascadeVerifier, Claim,  # noqa: E402
+                                   features)
+
+_NUM = re.compile(r"^\W*\d[\d,.]*\W*$")
+
+
+def shape(answer: str) -> str:
+    if _NUM.match(answer) or re.search(r"\d", answer):
+        return "number"
+    if answer[:1].isupper():
+        return "name"
+    return "other"
+
+
+def build(split: str, limit: int, kind: str, seed: int = 0) -> list[tuple[Claim, int]]:
+    folder = Path(tempfile.mkdtemp()) / "squad"
+    import_squad(DATA / "squad2" / "dev-v2.0.json", folder)
+    contexts = {json.loads(x)["_id"]: json.loads(x)["text"] for x in (folder / "corpus.jsonl").open()}
+    items = [q for q in load_dataset(folder, split=split).questions if q.answerable]
+    pool: dict[str, list[str]] = {}
+    for q in items:
+        pool.setdefault(shape(q.answers[0]), []).append(q.answers[0])
+    rng = random.Random(seed)
+    out: list[tuple[Claim, int]] = []
+    for q in items:
+        context, answer = contexts[q.doc_ids[0]], q.answers[0]
+        at = context.find(answer)
+        if at < 0:
+            continue
+        sentence = next((context[s:e] for s, e in sentence_spans(context) if s <= at < e), None)
+        if not sentence or answer not in sentence or len(sentence) > 400:
+            continue
+        choices = [a for a in pool[shape(answer)] if a.lower() not in context.lower()]
+        if not choices:
+            continue
+        other = rng.choice(choices)
+        if kind == "sentence":
+            right, wrong = sentence, sentence.replace(answer, other, 1)
+        else:
+            right, wrong = f"{q.question.strip()} {answer}.", f"{q.question.strip()} {other}."
+        out.append((Claim(right, (context,), q.question), 1))
+        out.append((Claim(wrong, (context,), q.question), 0))
+        if limit and len(out) >= 2 * limit:
+            break
+    return out
+
+
+def auroc(scores: list[float], labels: list[int]) -> float:
+    pos = [s for s, y in zip(scores, labels) if y]
+    neg = [s for s, y in zip(scores, labels) if not y]
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
+def fit(x: np.ndarray, y: np.ndarray, steps: int = 4000, lr: float = 0.5) -> np.ndarray:
+    """Logistic regression by gradient descent (small L2 penalty)."""
+    w = np.zeros(x.shape[1])
+    for _ in range(steps):
+        p = 1 / (1 + np.exp(-x @ w))
+        w -= lr * (x.T @ (p - y) / len(y) + 1e-3 * np.r_[0, w[1:]])
+    return w
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--limit", type=int, default=600, help="questions per split (0: all)")
+    ap.add_argument("--fit", action="store_true", help="fit the weights on dev first")
+    ap.add_argument("--judge", type=int, default=0, help="pairs to run through the judge cascade")
+    ap.add_argument("--generator", default="qwen2.5-coder-0.5b")
+    a = ap.parse_args()
+    from fiable import Workspace
+
+    ws = Workspace.open(Path(tempfile.mkdtemp()) / "ws", create=True)
+    embed = ws.embedder.embed_documents
+    rows = []
+    weights, lexical_weights = WEIGHTS, WEIGHTS_LEXICAL
+    if a.fit:
+        dev = build("dev", a.limit, "sentence") + build("dev", a.limit, "answer")
+        sims = CascadeVerifier(embed)._similarities([c for c, _ in dev])
+        x = np.array([features(c.sentence, c.evidence[0], s)[1] for (c, _), s in zip(dev, sims)])
+        y = np.array([lab for _, lab in dev], dtype=float)
+        weights = tuple(round(float(v), 2) for v in fit(x, y))
+        x[:, 2] = 0.0
+        lexical_weights = tuple(round(float(v), 2) for v in fit(x, y))
+        print(f"fitted on dev ({len(dev)} claims): WEIGHTS = {weights}, "
+              f"WEIGHTS_LEXICAL = {lexical_weights}")
+    sets = {kind: build("test", a.limit, kind) for kind in ("sentence", "answer")}
+    per_sentence = 0.0
+    for kind, test in sets.items():
+        labels = [lab for _, lab in test]
+        t0 = time.perf_counter()
+        supports = CascadeVerifier(embed, weights=weights).verify([c for c, _ in test])
+        per_sentence = (time.perf_counter() - t0) / len(test)
+        lexical = CascadeVerifier(weights=lexical_weights).verify([c for c, _ in test])
+        rows += [
+            [kind, "signals + embedding (default, no judge)", str(len(test)),
+             f"{auroc([s.score for s in supports], labels):.3f}", f"{per_sentence * 1000:.1f}"],
+            [kind, "signals without embedder", str(len(test)),
+             f"{auroc([s.score for s in lexical], labels):.3f}", ""],
+            [kind, "embedding similarity alone", str(len(test)),
+             f"{auroc([s.details['similarity'] for s in supports], labels):.3f}", ""],
+        ]
+    test = sets["answer"]
+    gen_time = None
+    if a.judge:
+        from fiable.components import make_generator
+        from fiable.generators.base import ChatMessage, GenerationOptions
+        from fiable.trust.judge import GeneratorJudge
+
+        generator = make_generator(ws.settings.replace(generator=a.generator))
+        sample = test[: 2 * (a.judge // 2)]
+        cascade = CascadeVerifier(embed, judge=GeneratorJudge(generator), weights=weights)
+        t0 = time.perf_counter()
+        judged = cascade.verify([c for c, _ in sample])
+        per = (time.perf_counter() - t0) / len(sample)
+        asked = sum(s.method == "judge" for s in judged)
+        rows.append(["answer", f"cascade with {a.generator} judge ({asked} of {len(sample)} asked)",
+                     str(len(sample)), f"{auroc([s.score for s in judged], [lab for _, lab in sample]):.3f}",
+                     f"{per * 1000:.1f}"])
+        plain = CascadeVerifier(embed, weights=weights).verify([c for c, _ in sample])
+        rows.append(["answer", "same pairs without the judge", str(len(sample)),
+                     f"{auroc([s.score for s in plain], [lab for _, lab in sample]):.3f}", ""])
+        times = []
+        for c, _ in sample[:10:2]:
+            t0 = time.perf_counter()
+            "".join(generator.stream([ChatMessage("user", f"{c.evidence[0]}\n\n{c.question}")],
+                                     GenerationOptions(max_tokens=40)))
+            times.append(time.perf_counter() - t0)
+        gen_time = percentile(times, 50)
+        generator.close()
+    print(f"\nUnsupported-sentence detection, SQuAD 2.0 test split — {machine()}\n")
+    print(table(rows, ["set", "verifier", "claims", "AUROC", "ms / sentence"]))
+    if gen_time:
+        print(f"\ngenerating a 40-token answer with {a.generator}: p50 {gen_time:.2f} s; "
+              f"verification without judge {per_sentence / gen_time:.1%} of it per sentence")
+    print(f"\nrerun: python benchmarks/verifier.py {' '.join(sys.argv[1:])}")
+    ws.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,61 @@
+"""Reusable contract tests for every ``Verifier`` (see ``fiable.trust.verifier``).
+
+Subclass ``VerifierContract`` and override the ``verifier`` fixture.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from fiable.trust.verifier import Claim
+
+PASSAGE = ("Employees get 27 working days of paid annual leave per year. Up to 5 unused days "
+           "may be carried over into the next year and must be taken by 31 March. Requests "
+           "are approved by the line manager in the Corvane HR portal.")
+
+
+class VerifierContract:
+    @pytest.fixture
+    def verifier(self):  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def check(self, verifier, sentences, evidence=(PASSAGE,)):
+        supports = verifier.verify([Claim(s, tuple(evidence)) for s in sentences])
+        assert len(supports) == len(sentences)
+        for s in supports:
+            assert 0.0 <= s.score <= 1.0
+            assert s.label in ("supported", "partly", "unsupported")
+        return supports
+
+    def test_copied_sentences_are_supported(self, verifier):
+        for s in self.check(verifier, [
+            "Employees get 27 working days of paid annual leave per year.",
+            "Requests are approved by the line manager in the Corvane HR portal.",
+        ]):
+            assert s.label == "supported", s
+
+    def test_wrong_numbers_and_names_are_not_supported(self, verifier):
+        right, wrong_number, wrong_name = self.check(verifier, [
+            "Up to 5 unused days may be carried over into the next year.",
+            "Up to 12 unused days may be carried over into the next year.",
+            "Requests are approved by the line manager in the Workday portal of Acme.",
+        ])
+        assert wrong_number.label != "supported" and wrong_number.score < right.score
+        assert wrong_name.label != "supported" and wrong_name.score < right.score
+
+    def test_unrelated_sentence_is_unsupported(self, verifier):
+        (s,) = self.check(verifier, ["The Eiffel Tower was completed in Paris in 1889."])
+        assert s.label == "unsupported"
+
+    def test_odd_input_does_not_raise(self, verifier):
+        empty_evidence, no_words, _ = self.check(verifier, ["Some claim.", "…", "x"], evidence=("",))
+        assert empty_evidence.label == "unsupported" and no_words.label == "unsupported"
+        assert verifier.verify([]) == []
+
+    def test_order_is_kept(self, verifier):
+        sentences = ["The Eiffel Tower is in Paris.",
+                     "Employees get 27 working days of paid annual leave per year."]
+        first, second = self.check(verifier, sentences)
+        (alone,) = self.check(verifier, sentences[1:])
+        assert second.score == pytest.approx(alone.score, abs=1e-6)
+        assert first.score < second.score
