@@ -101,3 +101,15 @@ def test_chat_answers_until_an_empty_line(env):
     assert result.exit_code == 0, result.output
     assert "4 months" in result.output and "Sources:" in result.output
     assert "2,000" in result.output  # the too-long question is refused, the chat goes on
+
+
+def test_ask_shows_support_and_quarantined_passages(env, capsys):
+    from fiable.samples import hostile_dir
+
+    handbook = copy_handbook(env)
+    assert run(capsys, "ingest", str(handbook), str(hostile_dir()), "-c", "hr")[0] == 0
+    code, out, _ = run(capsys, "ask", "What is new in version 5.2 of the Ledgerline mobile app?")
+    assert code == 0
+    assert "Answer support: " in out and "(verification: flag)" in out
+    assert "Passages with instructions aimed at the assistant (quarantined)" in out
+    assert "vendor-note.md" in out

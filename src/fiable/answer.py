@@ -80,6 +80,7 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
     usage: dict[str, int] = field(default_factory=dict)
     notice: str = AI_NOTICE
+    relevance: float | None = None  # best dense similarity of any passage to the question
     support: float | None = None  # the answer's support: mean of its sentences' scores
     verification: str | None = None  # the policy applied: "flag", "abstain" or None (off)
     # prompt-injection findings: where (question / passage), kind, text, action taken

@@ -188,7 +188,7 @@ def ask_events(
             trace_id=trace_id, created_at=created_at,
             timings={k: round(v, 4) for k, v in timings.items()}, usage=usage,
             support=support, verification=None if settings.verify == "off" else settings.verify,
-            screening=tuple(screening),
+            screening=tuple(screening), relevance=round(result.best_dense, 4),
         ), tuple(sent))
 
     if any(f["where"] == "question" and f["kind"] == "reveal" for f in screening):

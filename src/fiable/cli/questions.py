@@ -21,12 +21,25 @@ def _print_sources(answer: Answer) -> None:
             click.secho("Sentences without a supporting passage:", fg="yellow")
             for s in uncited:
                 click.secho(f"  ? {s.text}", fg="yellow")
+        unsupported = [s for s in answer.unsupported_sentences if s.citations]
+        if unsupported:
+            click.secho("Sentences the cited passages do not support (check them):", fg="yellow")
+            for s in unsupported:
+                click.secho(f"  ! {s.text} (support {s.support:.2f})", fg="yellow")
+        if answer.support is not None:
+            click.secho(f"Answer support: {answer.support:.2f} (verification: {answer.verification})",
+                        dim=True)
         click.echo("Sources:")
     shown = answer.sources if answer.abstained else answer.cited_sources
     for s in shown:
         click.echo(f"  [{s.number}] {s.location} ({s.source})")
         snippet = " ".join(s.snippet.split())
         click.secho(f"      \"{snippet[:240]}{'…' if len(snippet) > 240 else ''}\"", dim=True)
+    quarantined = sorted({f["source"] for f in answer.screening if f["where"] == "passage"})
+    if quarantined:
+        action = answer.screening[-1]["action"]
+        click.secho(f"Passages with instructions aimed at the assistant ({action}): "
+                    + ", ".join(quarantined), fg="yellow")
     model = answer.generator_model or "none (no generation)"
     click.secho(f"{answer.notice} Model: {model}; embedder: {answer.embedder_model}.", dim=True)
 

@@ -202,6 +202,8 @@ def _qa(ws: "Workspace", dataset: Dataset, collection: str | None, progress: Pro
                             if gold_docs else None),
             "citations": len(cited), "precise_citations": sum(precise),
             "sources": [document_key(s.source) for s in answer.sources],
+            "relevance": answer.relevance, "support": answer.support,
+            "abstain_reason": answer.abstain_reason,
             "trace_id": answer.trace_id,
         })
         if progress:

@@ -33,7 +33,9 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
         r"\b(ignore[zr]?|oublie[zr]?|ne tiens pas compte)\b[^.\n]{0,40}?\b(les|tes|vos|toutes|"
         r"des)\b[^.\n]{0,30}?\b(instructions?|consignes?|règles?|directives?)", _I)),
     ("role", re.compile(
-        r"\b(you are now|from now on,? you|act as (an?|the)|pretend (to be|you are)|"
+        r"\b(you are now|from now on,? you (are|will|must|act|answer|respond|reply|say|tell)|"
+        r"(^|[.!?:]\s+|\byou (must|should|will|shall) (now )?|\bplease )act as (an?|the)\b|"
+        r"pretend (to be|you are)|"
         r"new (instructions|rules|persona)\s*:|tu es maintenant|vous êtes maintenant|"
         r"à partir de maintenant,? (tu|vous))", _I)),
     ("fake-turn", re.compile(
