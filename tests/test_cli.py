@@ -113,3 +113,13 @@ def test_ask_shows_support_and_quarantined_passages(env, capsys):
     assert "Answer support: " in out and "(verification: flag)" in out
     assert "Passages with instructions aimed at the assistant (quarantined)" in out
     assert "vendor-note.md" in out
+
+
+def test_ask_explain_shows_scores_support_and_the_prompt(env, capsys):
+    handbook = copy_handbook(env)
+    assert run(capsys, "ingest", str(handbook))[0] == 0
+    code, out, _ = run(capsys, "ask", "How long is the probation period?", "--explain")
+    assert code == 0
+    for part in ("Decision: answered", "Passages (fused score", "score ", "Sentences:",
+                 "support ", "lexical ", "Prompt sent to the model:", "--- system ---"):
+        assert part in out, part

@@ -60,6 +60,7 @@ class AnswerSentence:
     evidence: float
     support: float | None = None
     label: Literal["supported", "partly", "unsupported"] | None = None
+    checks: dict[str, Any] = field(default_factory=dict)  # the verifier's signals and judge
 
 
 @dataclass(frozen=True, slots=True)

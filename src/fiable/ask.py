@@ -297,7 +297,8 @@ def verify_sentences(
         for s in sentences
     ]
     supports = verifier.verify(claims)
-    checked = [dataclasses.replace(s, support=v.score, label=v.label)
+    checked = [dataclasses.replace(s, support=v.score, label=v.label,
+                                   checks={"method": v.method, **v.details})
                for s, v in zip(sentences, supports)]
     answer_support = sum(v.score for v in supports) / len(supports) if supports else 0.0
     return checked, round(answer_support, 4)

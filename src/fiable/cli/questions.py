@@ -45,15 +45,16 @@ def _print_sources(answer: Answer) -> None:
 
 
 def _ask_once(ws: Any, question: str, collections: list[str] | None, top_k: int | None,
-              as_json: bool) -> Answer:
+              as_json: bool, explain: bool = False) -> Answer:
     answer: Answer | None = None
+    messages: tuple[dict[str, str], ...] = ()
     streamed = False
     for event in ws.ask_stream(question, collections=collections, top_k=top_k):
         if isinstance(event, Token) and not as_json:
             click.echo(event.text, nl=False)
             streamed = True
         elif isinstance(event, Done):
-            answer = event.answer
+            answer, messages = event.answer, event.messages
     assert answer is not None
     if as_json:
         echo_json(answer.to_dict())
@@ -66,6 +67,11 @@ def _ask_once(ws: Any, question: str, collections: list[str] | None, top_k: int 
             click.echo(answer.text)
         click.echo()
         _print_sources(answer)
+    if explain and not as_json:
+        from ..explain import explain as render
+
+        click.echo()
+        click.echo(render(answer, messages), nl=False)
     return answer
 
 
@@ -75,12 +81,14 @@ def _ask_once(ws: Any, question: str, collections: list[str] | None, top_k: int 
               help="Search only these collections (repeatable; default: all).")
 @click.option("-k", "--top-k", type=int, default=None, help="Passages to retrieve.")
 @click.option("--json", "as_json", is_flag=True, help="Print the full answer as JSON.")
+@click.option("--explain", is_flag=True, help="Then show how the answer was made: passages "
+              "with scores, each sentence's support evidence, screening, the exact prompt.")
 @click.pass_context
 def ask(ctx: click.Context, question: str, collections: tuple[str, ...], top_k: int | None,
-        as_json: bool) -> None:
+        as_json: bool, explain: bool) -> None:
     """Answer QUESTION from the documents; tokens stream, then the cited sources."""
     with open_workspace(ctx) as ws:
-        _ask_once(ws, question, list(collections) or None, top_k, as_json)
+        _ask_once(ws, question, list(collections) or None, top_k, as_json, explain)
 
 
 @click.command()

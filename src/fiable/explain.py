@@ -1,0 +1,66 @@
+"""A readable account of how an answer was produced: decision, passages with their scores,
+each sentence's citations and support evidence, screening findings, and the exact prompt.
+
+    for event in ws.ask_stream(question):
+        if isinstance(event, Done):
+            print(explain(event.answer, event.messages))
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from .answer import Answer
+
+__all__ = ["explain"]
+
+
+def _decision(answer: Answer) -> str:
+    if answer.abstained:
+        return f"abstained: {answer.abstain_reason}"
+    if answer.unsupported_sentences:
+        return (f"answered, {len(answer.unsupported_sentences)} sentence(s) flagged unsupported "
+                f"(verification: {answer.verification})")
+    return f"answered (verification: {answer.verification or 'off'})"
+
+
+def explain(answer: Answer, messages: Sequence[dict[str, str]] = ()) -> str:
+    """The explanation of ``answer`` as text; ``messages`` are the prompt sent (``Done``)."""
+    lines = [
+        f"Decision: {_decision(answer)}",
+        f"  best passage similarity {answer.relevance if answer.relevance is not None else 'n/a'}"
+        f"; answer support {answer.support if answer.support is not None else 'n/a'}",
+        f"  models: generator {answer.generator_model or 'none'}, embedder {answer.embedder_model};"
+        f" prompt {answer.prompt_version or 'none'}; trace {answer.trace_id}",
+        "",
+        "Passages (fused score; BM25 rank; dense rank and cosine):",
+    ]
+    for s in answer.sources:
+        lines.append(f"  [{s.number}] {s.location} — score {s.score:.4f}; BM25 "
+                     f"{s.lexical_rank or '-'}; dense {s.dense_rank or '-'}"
+                     f"{f' ({s.dense_score:.3f})' if s.dense_score is not None else ''}")
+    lines += ["", "Sentences:"]
+    for i, s in enumerate(answer.sentences, start=1):
+        cites = "".join(f"[{n}]" for n in s.citations) or "no citation"
+        lines.append(f"  {i}. {s.text}")
+        lines.append(f"     cited {cites} by {s.method} ({s.evidence:.2f})"
+                     + (f"; support {s.support:.2f} {s.label}" if s.support is not None else ""))
+        c = s.checks
+        if c:
+            facts = [f"lexical {c.get('lexical')}", f"similarity {c.get('similarity')}"]
+            if c.get("missing_numbers"):
+                facts.append("numbers not in the passages: " + ", ".join(c["missing_numbers"]))
+            if c.get("missing_entities"):
+                facts.append("names not in the passages: " + ", ".join(c["missing_entities"]))
+            if "judge" in c:
+                facts.append(f"judge said {c['judge']} (signals alone {c.get('signals_score')})")
+            lines.append("     " + "; ".join(facts))
+    if answer.screening:
+        lines += ["", "Prompt-injection screening:"]
+        lines += [f"  {f['where']} {f.get('source', '')} {f['kind']} -> {f['action']}: {f['text']!r}"
+                  for f in answer.screening]
+    if messages:
+        lines += ["", "Prompt sent to the model:"]
+        for m in messages:
+            lines += [f"--- {m['role']} ---", m["content"]]
+    return "\n".join(lines) + "\n"
