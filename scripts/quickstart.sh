@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install -q --disable-pip-version-check -e .
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[pii]'
 FIABLE=.venv/bin/fiable
 $FIABLE models pull minilm-l6-v2 qwen2.5-coder-0.5b
 WS=${FIABLE_WORKSPACE:-demo-workspace}

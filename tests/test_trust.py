@@ -145,7 +145,8 @@ def _hostile_workspace(tmp_path, reply=None, **settings):
 
     handbook = copy_handbook(tmp_path)
     kwargs = {"generator": FakeGenerator(responses=[reply])} if reply else {}
-    ws = fake_workspace(tmp_path / "ws", verify_judge=False, **kwargs, **settings)
+    # pii_logs keep: the tests read the prompt from the log, unmasked
+    ws = fake_workspace(tmp_path / "ws", verify_judge=False, pii_logs="keep", **kwargs, **settings)
     ws.ingest([handbook, hostile_dir()], collection="hr")
     return ws
 
@@ -190,3 +191,61 @@ def test_a_question_after_the_instructions_is_refused_and_recorded(tmp_path):
         assert answer.generator_model is None  # the model was never called
         ok = ws.ask("How long is the probation period?")
         assert not ok.abstained and all(f["where"] != "question" for f in ok.screening)
+
+
+# -- personal data ------------------------------------------------------------------------------
+_PERSONAL = ("Payroll contact\n\nWrite to jeanne.martin@corvane.example or call 06 12 34 56 78. "
+             "Refunds go to IBAN FR76 3000 6000 0112 3456 7890 189.\n\n"
+             "Questions: jeanne.martin@corvane.example.")
+
+
+def test_pii_mask_at_ingest_is_consistent_within_a_document(tmp_path):
+    doc = tmp_path / "docs" / "payroll.txt"
+    doc.parent.mkdir()
+    doc.write_text(_PERSONAL, encoding="utf-8")
+    with fake_workspace(tmp_path / "ws", pii="mask", pii_ner=False) as ws:
+        report = ws.ingest([doc.parent], collection="hr")
+        assert report.ok
+        text = " ".join(c.text for c in ws.store.chunks(range(1, 50)))
+    assert "jeanne.martin" not in text and "06 12 34 56 78" not in text and "FR76" not in text
+    assert text.count("<EMAIL_1>") == 2 and "<FR_PHONE_1>" in text and "<IBAN_1>" in text
+
+
+def test_pii_reject_fails_that_document_only_and_refuses_such_questions(tmp_path):
+    from fiable.trust.pii import PiiRejectedError
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "leave.txt").write_text("Leave\n\nEmployees get 27 working days of paid leave.\n")
+    (docs / "payroll.txt").write_text(_PERSONAL, encoding="utf-8")
+    with fake_workspace(tmp_path / "ws", pii="reject", pii_ner=False) as ws:
+        report = ws.ingest([docs], collection="hr")
+        assert len(report.added) == 1 and [f.code for f in report.failed] == ["pii_rejected"]
+        failure = report.failed[0]
+        assert "EMAIL" in failure.message and "jeanne" not in failure.message
+        with pytest.raises(PiiRejectedError) as err:
+            ws.ask("What is the leave policy for jeanne.martin@corvane.example?")
+        assert "jeanne" not in str(err.value)
+        assert ws.ask("How many days of paid leave?").sources
+
+
+def test_ask_log_is_masked_by_default(tmp_path):
+    handbook = copy_handbook(tmp_path)
+    with fake_workspace(tmp_path / "ws", pii_ner=False) as ws:
+        ws.ingest([handbook], collection="hr")
+        answer = ws.ask("How many days of leave? Reply to paul.durand@corvane.example")
+        record = ws.history(trace_id=answer.trace_id)[0]
+    logged = str(record)
+    assert "paul.durand@corvane.example" in answer.question  # the caller sees the question
+    assert "paul.durand" not in logged and "<EMAIL_1>" in record["question"]
+    assert record["trace_id"] == answer.trace_id  # identifiers are not masked
+
+
+def test_ner_masks_names_in_the_log(tmp_path):
+    pytest.importorskip("presidio_analyzer", reason="the pii extra is not installed")
+    handbook = copy_handbook(tmp_path)
+    with fake_workspace(tmp_path / "ws") as ws:
+        ws.ingest([handbook], collection="hr")
+        answer = ws.ask("Does Margaret Thompson from London get 27 days of leave?")
+        record = ws.history(trace_id=answer.trace_id)[0]
+    assert "Margaret Thompson" not in record["question"] and "<PERSON_1>" in record["question"]

@@ -15,7 +15,8 @@ from .errors import ConfigError, ModelNotFoundError
 from .generators.base import Generator
 from .settings import Settings
 
-__all__ = ["EMBEDDERS", "make_embedder", "make_generator", "model_dir", "model_fingerprint"]
+__all__ = ["EMBEDDERS", "make_embedder", "make_generator", "make_pii_detector", "model_dir",
+           "model_fingerprint"]
 
 
 def model_dir(settings: Settings) -> Path:
@@ -134,3 +135,19 @@ def model_fingerprint(name: str, settings: Settings) -> dict[str, Any]:
         "files": {m["name"]: m.get("sha256") for m in manifest.get("members", [])},
         "packages": [f"{p['name']}=={p['version']}" for p in manifest.get("packages", [])],
     }
+
+
+def make_pii_detector(settings: Settings) -> Any:
+    """A :class:`fiable.trust.pii.PiiDetector`: with named entities when ``pii_ner`` is on
+    and the ``pii`` extra is installed, else patterns only (said once in the log)."""
+    import logging
+
+    from .trust.pii import PiiDetector
+
+    if settings.pii_ner:
+        try:
+            return PiiDetector(use_ner=True)
+        except ConfigError as exc:
+            logging.getLogger(__name__).warning(
+                "PII detection uses patterns only", extra={"reason": exc.message, "fix": exc.hint})
+    return PiiDetector(use_ner=False)

@@ -15,6 +15,7 @@ rows of a database): each record's source is ``record:<id>``.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -22,7 +23,7 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Sequence
 
 from .chunking import CHUNKER_VERSION, Chunk, chunk_document, embedding_text
 from .documents import Block, LoadedDocument
@@ -31,6 +32,7 @@ from .errors import EmptyFileError, FileTooLargeError, LoadError, UserError
 from .loaders import SUPPORTED_EXTENSIONS, load
 from .settings import Settings
 from .store.base import DocumentWrite, Store
+from .trust.pii import PiiRejectedError
 
 __all__ = ["RECORD_PREFIX", "FileFailure", "IngestProgress", "IngestReport", "TextRecord",
            "discover", "document_key", "ingest_paths", "ingest_records", "pipeline_signature"]
@@ -125,7 +127,24 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]], 
 def pipeline_signature(settings: Settings, embedder: Embedder) -> str:
     """What, besides the bytes, decides a document's chunks and vectors."""
     return (f"chunker={CHUNKER_VERSION};tokens={settings.chunk_tokens};"
-            f"overlap={settings.chunk_overlap};embedder={embedder.model_id}")
+            f"overlap={settings.chunk_overlap};embedder={embedder.model_id}"
+            + (f";pii={settings.pii}" if settings.pii != "keep" else ""))
+
+
+def _apply_pii(doc: LoadedDocument, settings: Settings, pii: Any) -> LoadedDocument:
+    """The document with the ``pii`` policy applied to every block (one mapping for the
+    whole document, so an entity keeps its placeholder). PiiRejectedError on ``reject``."""
+    if settings.pii == "keep" or pii is None:
+        return doc
+    from .trust.pii import apply_policy
+
+    mapping: dict[str, str] = {}
+    blocks = []
+    for block in doc.blocks:
+        text, _, mapping = apply_policy(block.text, settings.pii, pii, mapping)  # type: ignore[arg-type]
+        heading = tuple(apply_policy(h, settings.pii, pii, mapping)[0] for h in block.heading_path)
+        blocks.append(dataclasses.replace(block, text=text, heading_path=heading))
+    return dataclasses.replace(doc, blocks=tuple(blocks))
 
 
 @dataclass(slots=True)
@@ -142,8 +161,8 @@ class _GroupWriter:
     """Collects loaded documents; embeds and writes them a group (one transaction) at a time."""
 
     def __init__(self, store: Store, embedder: Embedder, settings: Settings, collection: str,
-                 report: IngestReport, tell: Callable[[str, str], None]) -> None:
-        self.store, self.embedder, self.settings = store, embedder, settings
+                 report: IngestReport, tell: Callable[[str, str], None], pii: Any = None) -> None:
+        self.store, self.embedder, self.settings, self.pii = store, embedder, settings, pii
         self.collection, self.report, self.tell = collection, report, tell
         self.signature = pipeline_signature(settings, embedder)
         self.pending: list[_Pending] = []
@@ -157,6 +176,7 @@ class _GroupWriter:
 
     def add(self, source: str, status: str, digest: str, size: int, doc: LoadedDocument) -> None:
         s = self.settings
+        doc = _apply_pii(doc, s, self.pii)
         chunks = chunk_document(doc, count_tokens=self.embedder.count_tokens,
                                 max_tokens=s.chunk_tokens, overlap=s.chunk_overlap)
         self.pending.append(_Pending(source, status, digest, size, doc, chunks))
@@ -200,8 +220,10 @@ def ingest_paths(
     collection: str = "default",
     sync: bool = False,
     progress: Callable[[IngestProgress], None] | None = None,
+    pii: Any = None,
 ) -> IngestReport:
-    """Ingest ``paths`` into ``collection`` (created if needed); see the module docstring."""
+    """Ingest ``paths`` into ``collection`` (created if needed); see the module docstring.
+    ``pii`` is the PiiDetector the ``pii`` setting needs (unless it is ``keep``)."""
     started = time.perf_counter()
     files, skipped, roots = discover(paths)
     store.ensure_collection(collection)
@@ -215,7 +237,7 @@ def ingest_paths(
         if progress is not None:
             progress(IngestProgress(done, len(files), source, status))
 
-    writer = _GroupWriter(store, embedder, settings, collection, report, tell)
+    writer = _GroupWriter(store, embedder, settings, collection, report, tell, pii)
     for path in files:
         source = str(path)
         try:
@@ -233,7 +255,7 @@ def ingest_paths(
                 continue
             doc = load(path, max_bytes=max_bytes)
             writer.add(source, "updated" if stored else "added", digest, size, doc)
-        except LoadError as exc:
+        except (LoadError, PiiRejectedError) as exc:
             report.failed.append(FileFailure(source, exc.code, exc.message, exc.hint))
             logger.warning("file not ingested", extra={"path": source, "code": exc.code})
             tell(source, "failed")
@@ -289,6 +311,7 @@ def ingest_records(
     collection: str = "default",
     total: int = 0,
     progress: Callable[[IngestProgress], None] | None = None,
+    pii: Any = None,
 ) -> IngestReport:
     """Ingest texts (not files) into ``collection``; unchanged records are skipped.
 
@@ -305,7 +328,7 @@ def ingest_records(
         if progress is not None:
             progress(IngestProgress(done, total, source, status))
 
-    writer = _GroupWriter(store, embedder, settings, collection, report, tell)
+    writer = _GroupWriter(store, embedder, settings, collection, report, tell, pii)
     for record in records:
         source = RECORD_PREFIX + record.id
         payload = json.dumps([record.title, record.text, record.metadata], sort_keys=True)
@@ -317,11 +340,11 @@ def ingest_records(
             continue
         try:
             doc = _record_document(record)
-        except LoadError as exc:
+            writer.add(source, "updated" if stored else "added", digest, len(payload), doc)
+        except (LoadError, PiiRejectedError) as exc:
             report.failed.append(FileFailure(source, exc.code, exc.message, exc.hint))
             tell(source, "failed")
             continue
-        writer.add(source, "updated" if stored else "added", digest, len(payload), doc)
         if writer.full:
             writer.flush()
     writer.flush()

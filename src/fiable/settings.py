@@ -112,6 +112,22 @@ class Settings:
         " recorded on the answer either way.",
         choices=("quarantine", "fence", "off"),
     )
+    pii: str = _setting(
+        "keep",
+        "Personal data in documents (at ingest) and questions: `keep`, `mask` (replaced by"
+        " placeholders such as <PERSON_1>, the same entity getting the same placeholder within a"
+        " document) or `reject` (the document or question is refused, naming the kinds found).",
+        choices=("keep", "mask", "reject"),
+    )
+    pii_logs: str = _setting(
+        "mask", "Personal data in the ask log (`fiable history`): `mask` or `keep`.",
+        choices=("mask", "keep"),
+    )
+    pii_ner: bool = _setting(
+        True, "Find names, places and organisations with Presidio and spaCy (the `pii` extra);"
+        " without it, or when off, only the patterns (e-mail, phone, IBAN, NIR, SIREN/SIRET,"
+        " cards).",
+    )
     max_question_chars: int = _setting(2000, "Longest question accepted.")
     max_answer_tokens: int = _setting(320, "Longest answer generated, in tokens.")
     temperature: float = _setting(0.0, "Sampling temperature (0: deterministic).")
@@ -212,7 +228,7 @@ def _coerce_all(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
 # Settings a ``[collections."NAME"]`` table of fiable.toml may set for one collection
 # (``fiable eval --sweep`` writes them); they apply when a question targets that collection.
 COLLECTION_SETTINGS = ("top_k", "fusion", "rrf_k", "dense_weight", "candidates", "min_relevance",
-                       "verify", "support_threshold", "verify_judge")
+                       "verify", "support_threshold", "verify_judge", "pii")
 
 
 def _parse_toml(path: Path) -> dict[str, Any]:

@@ -51,6 +51,7 @@ class Workspace:
         self._embedder = embedder
         self._generator = generator
         self._owns_generator = generator is None
+        self._pii: Any = None
         self._lock = threading.Lock()
 
     # -- opening ------------------------------------------------------------------------
@@ -143,6 +144,19 @@ class Workspace:
                 self._generator = make_generator(self.settings)
             return self._generator
 
+    @property
+    def pii_detector(self) -> Any:
+        """The :class:`fiable.trust.pii.PiiDetector` the ``pii`` settings use (built once)."""
+        with self._lock:
+            if self._pii is None:
+                from .components import make_pii_detector
+
+                self._pii = make_pii_detector(self.settings)
+            return self._pii
+
+    def _pii_for(self, settings: Settings) -> Any:
+        return self.pii_detector if settings.pii != "keep" else None
+
     # -- documents ----------------------------------------------------------------------
     def ingest(
         self,
@@ -153,9 +167,11 @@ class Workspace:
         progress: Callable[[IngestProgress], None] | None = None,
     ) -> IngestReport:
         """Ingest files and folders into ``collection`` (see :mod:`fiable.ingest`)."""
+        settings = self.settings_for([collection])
         return ingest_paths(
             [Path(p) for p in paths], store=self.store, embedder=self.embedder,
-            settings=self.settings, collection=collection, sync=sync, progress=progress,
+            settings=settings, collection=collection, sync=sync, progress=progress,
+            pii=self._pii_for(settings),
         )
 
     def ingest_records(
@@ -168,9 +184,10 @@ class Workspace:
     ) -> IngestReport:
         """Ingest texts that are not files (rows, an evaluation corpus): each record is
         stored as ``record:<id>``; unchanged records are skipped."""
+        settings = self.settings_for([collection])
         return ingest_records(records, store=self.store, embedder=self.embedder,
-                              settings=self.settings, collection=collection, total=total,
-                              progress=progress)
+                              settings=settings, collection=collection, total=total,
+                              progress=progress, pii=self._pii_for(settings))
 
     def collections(self) -> list[CollectionInfo]:
         return self.store.collections()
@@ -212,19 +229,26 @@ class Workspace:
     ) -> Iterator[AskEvent]:
         """Answer ``question`` as a stream of events: ``Retrieved``, ``Token``..., ``Done``."""
         settings = self.settings_for(collections)
+        if settings.pii != "keep":
+            from .trust.pii import apply_policy
+
+            question = apply_policy(question, settings.pii, self.pii_detector)[0]  # type: ignore[arg-type]
         events = ask_events(
             AskRequest(question, collections, top_k), store=self.store, embedder=self.embedder,
             generator_factory=lambda: self.generator, settings=settings,
         )
         for event in events:
             if isinstance(event, Done) and settings.log_asks:
-                self.store.log_ask({
+                record = {
                     "trace_id": event.answer.trace_id,
                     "question": event.answer.question,
                     "answer": event.answer.to_dict(),
                     "messages": list(event.messages),
                     "settings": settings.redacted(),
-                })
+                }
+                if settings.pii_logs == "mask":
+                    record = _masked(record, self.pii_detector)
+                self.store.log_ask(record)
             yield event
 
     def ask(
@@ -249,3 +273,27 @@ def _per_collection(directory: Path, overrides: Mapping[str, Any]) -> dict[str, 
     tables = read_collection_settings(directory / SETTINGS_FILE)
     return {name: load_settings(directory, overrides=overrides, collection=name)
             for name in tables}
+
+
+_TECHNICAL_KEYS = frozenset({"trace_id", "content_hash", "created_at", "prompt_version",
+                             "embedder_model", "generator_model", "settings", "timings", "usage"})
+
+
+def _masked(value: Any, detector: Any) -> Any:
+    """``value`` with personal data masked in every string (one mapping for the record, so
+    a name keeps its placeholder across question, answer and prompt); identifiers, hashes
+    and settings are left as they are."""
+    mapping: dict[str, str] = {}
+
+    def walk(v: Any) -> Any:
+        nonlocal mapping
+        if isinstance(v, str) and len(v) > 4:
+            masked, mapping = detector.mask(v, mapping=mapping)
+            return masked
+        if isinstance(v, dict):
+            return {k: x if k in _TECHNICAL_KEYS else walk(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [walk(x) for x in v]
+        return v
+
+    return walk(value)
