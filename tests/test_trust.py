@@ -108,6 +108,10 @@ def test_abstain_policy_refuses_an_unsupported_answer_and_keeps_a_supported_one(
     kept = _answer_with(tmp_path / "b", "Every employee receives 27 working days of paid annual leave.",
                         verify="abstain")
     assert not kept.abstained and kept.support >= 0.5
+    strict = _answer_with(tmp_path / "c", "Every employee receives 27 working days of paid annual leave. "
+                          "The Eiffel Tower was finished in 1889 by Gustave Eiffel.",
+                          verify="abstain", support_threshold=0.6)
+    assert strict.abstained and strict.support < 0.6  # half the answer is unsupported
 
 
 def test_verification_off_leaves_sentences_unscored(tmp_path):

@@ -100,11 +100,12 @@ class Settings:
         choices=("flag", "abstain", "off"),
     )
     support_threshold: float = _setting(
-        0.5, "Answer support (mean of its sentences' scores, 0-1) below which `verify = abstain`"
-        " refuses the answer.")
+        0.1, "Answer support (mean of its sentences' scores, 0-1) below which `verify = abstain`"
+        " refuses the answer (0.1: calibrated on the SQuAD 2.0 dev split, benchmarks/abstention.py).")
     verify_judge: bool = _setting(
-        True, "Ask the generator a constrained yes/no question for sentences the cheap signals"
-        " are unsure about.")
+        False, "Also ask the generator a grammar-constrained yes/no question for sentences the"
+        " cheap signals are unsure about (off: with Qwen 0.5B it did not improve detection and"
+        " cost ~0.6 s a sentence, see benchmarks/verifier.py).")
     injection: str = _setting(
         "quarantine",
         "Prompt-injection screening of passages: `quarantine` (suspicious passages are kept out"
