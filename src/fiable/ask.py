@@ -172,8 +172,9 @@ def ask_events(
     hits, flagged = _screen_hits(result.hits, settings.injection, screening)
     hits = hits[:top_k]
     if screening:
-        logger.warning("prompt injection screening", extra={"trace_id": trace_id,
-                                                            "findings": screening})
+        logger.warning("prompt injection screening", extra={  # kinds and places, not the text
+            "trace_id": trace_id,
+            "findings": [(f["where"], f["kind"], f.get("source", ""), f["action"]) for f in screening]})
     timings = {"retrieve": time.perf_counter() - started, **result.timings}
     sent: list[dict[str, str]] = []
 
