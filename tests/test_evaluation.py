@@ -330,3 +330,17 @@ def test_cli_reports_import_plot_show_and_sweep(cli_env, capsys):
     code, out, _ = _cli(capsys, "eval", str(SCIFACT), "--split", "train", "--sweep", "--dry-run")
     assert code == 0 and "dry run: nothing written" in out or "already the best" in out
     assert "collections" not in (cli_env / "ws" / "fiable.toml").read_text()
+
+
+def test_a_refused_question_counts_as_an_abstention_not_a_crash(tmp_path):
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        json.dumps({"id": "a", "question": "What is the sky's colour?", "answers": ["blue"]}) + "\n"
+        + json.dumps({"id": "b", "question": "Is jo@example.com on leave?", "answerable": False}) + "\n")
+    (tmp_path / "sky.txt").write_text("The sky is blue on a clear day.\n")
+    with fake_workspace(tmp_path / "ws", pii="reject", pii_ner=False) as ws:
+        ws.ingest([tmp_path / "sky.txt"], collection="docs")
+        run = evaluate(ws, load_dataset(questions), collection="docs")
+    refused = next(i for i in run.items if i["id"] == "b")
+    assert refused["abstained"] and "EMAIL" in refused["abstain_reason"]
+    assert run.metrics["abstention.recall"] == 1.0

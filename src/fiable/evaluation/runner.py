@@ -178,7 +178,17 @@ def _qa(ws: "Workspace", dataset: Dataset, collection: str | None, progress: Pro
     items: list[dict[str, Any]] = []
     speeds: list[float] = []
     for i, q in enumerate(dataset.questions, start=1):
-        answer = ws.ask(q.question, collections=collections)
+        try:
+            answer = ws.ask(q.question, collections=collections)
+        except UserError as exc:  # e.g. a question refused by the pii = reject policy
+            logger.warning("question refused", extra={"id": q.id, "code": exc.code})
+            items.append({"id": q.id, "answerable": q.answerable, "abstained": True, "answer": "",
+                          "em": 0.0 if q.answerable else None, "f1": 0.0 if q.answerable else None,
+                          "contains": False if q.answerable else None, "context_hit": None,
+                          "citations": 0, "precise_citations": 0, "sources": [],
+                          "relevance": None, "support": None, "abstain_reason": exc.message,
+                          "trace_id": None})
+            continue
         prediction = "" if answer.abstained else _MARKERS.sub("", answer.text).strip()
         gold_docs = set(q.doc_ids)
         cited = answer.cited_sources if not answer.abstained else ()
