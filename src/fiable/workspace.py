@@ -275,8 +275,11 @@ def _per_collection(directory: Path, overrides: Mapping[str, Any]) -> dict[str, 
             for name in tables}
 
 
+# Not masked in the ask log: identifiers and settings, and the sources' snippets, which are
+# document text (the `pii` setting governs documents at ingest) repeated from the prompt.
 _TECHNICAL_KEYS = frozenset({"trace_id", "content_hash", "created_at", "prompt_version",
-                             "embedder_model", "generator_model", "settings", "timings", "usage"})
+                             "embedder_model", "generator_model", "settings", "timings", "usage",
+                             "sources", "cited_sources", "checks"})
 
 
 def _masked(value: Any, detector: Any) -> Any:
@@ -291,6 +294,8 @@ def _masked(value: Any, detector: Any) -> Any:
             masked, mapping = detector.mask(v, mapping=mapping)
             return masked
         if isinstance(v, dict):
+            if v.get("role") == "system":
+                return v  # the fixed system prompt
             return {k: x if k in _TECHNICAL_KEYS else walk(x) for k, x in v.items()}
         if isinstance(v, (list, tuple)):
             return [walk(x) for x in v]
