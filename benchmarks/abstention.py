@@ -2,8 +2,9 @@
 
     python benchmarks/abstention.py --dev 100 --test 100      # about 15 min on 2 cores
 
-One pass over each split with the default generator, ``min_relevance = 0`` and
-``verify = flag`` records, per question, the best passage similarity (``relevance``), the
+The same calibration as ``fiable eval QA_SET --split dev --sweep``
+(:mod:`fiable.evaluation.calibrate`). One pass over each split with the default
+generator, ``min_relevance = 0`` and ``verify = flag`` records, per question, the best passage similarity (``relevance``), the
 answer's support and the answer. Both abstention rules are thresholds on those numbers, so
 every (min_relevance, support_threshold) pair is then scored exactly without generating
 again (temperature 0: the same prompt gives the same answer):
@@ -30,25 +31,8 @@ from _common import DATA, machine, table  # noqa: E402
 
 from fiable import Workspace  # noqa: E402
 from fiable.evaluation import evaluate, import_squad, load_dataset  # noqa: E402
-from fiable.evaluation import metrics as m  # noqa: E402
+from fiable.evaluation.calibrate import calibrate_abstention, outcome  # noqa: E402
 from fiable.settings import Settings  # noqa: E402
-
-RELEVANCE = [0.0, 0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6]
-SUPPORT = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8]
-
-
-def score(items: list[dict], t_rel: float, t_sup: float) -> dict[str, float]:
-    abstained, truth, f1 = [], [], []
-    for it in items:
-        a = it["abstained"] or (it["relevance"] or 0.0) < t_rel or \
-            (it["support"] is not None and it["support"] < t_sup)
-        abstained.append(a)
-        truth.append(not it["answerable"])
-        if it["answerable"]:
-            f1.append(0.0 if a else it["f1"])
-    ab = m.abstention_scores(abstained, truth)
-    return {"f1": m.mean(f1), "abst_p": ab["precision"], "abst_r": ab["recall"], "abst_f1": ab["f1"]}
-
 
 def run(ws_dir: Path, folder: Path, split: str, n: int) -> list[dict]:
     with Workspace.open(ws_dir, min_relevance=0.0, verify="flag", log_asks=False) as ws:
@@ -71,13 +55,12 @@ def main() -> None:
     ws_dir = a.workspace or tmp / "ws"
     Workspace.open(ws_dir, create=True).close()
     dev = run(ws_dir, folder, "dev", a.dev)
-    base = score(dev, 0.0, 0.0)
-    grid = [(r, s, score(dev, r, s)) for r in RELEVANCE for s in SUPPORT]
-    eligible = [g for g in grid if g[2]["f1"] >= base["f1"] - 0.05]
-    t_rel, t_sup, chosen = max(eligible, key=lambda g: (g[2]["abst_f1"], g[2]["f1"]))
-    print(f"dev: no abstention F1 {base['f1']:.3f} abstention F1 {base['abst_f1']:.3f}; chosen "
-          f"min_relevance {t_rel}, support_threshold {t_sup}: F1 {chosen['f1']:.3f}, "
-          f"abstention F1 {chosen['abst_f1']:.3f}", file=sys.stderr)
+    cal = calibrate_abstention(dev)
+    t_rel, t_sup = cal.min_relevance, cal.support_threshold
+    print(f"dev: without abstention F1 {cal.baseline['f1']:.3f}, abstention F1 "
+          f"{cal.baseline['abstention.f1']:.3f}; chosen min_relevance {t_rel}, support_threshold "
+          f"{t_sup}: F1 {cal.chosen['f1']:.3f}, abstention F1 {cal.chosen['abstention.f1']:.3f}",
+          file=sys.stderr)
     test = run(ws_dir, folder, "test", a.test)
     defaults = Settings()
     rows = []
@@ -88,9 +71,9 @@ def main() -> None:
                         f"support_threshold {t_sup}", t_rel, t_sup),
                        ("before generation only (min_relevance from dev)", t_rel, 0.0),
                        ("after generation only (support_threshold from dev)", 0.0, t_sup)):
-        x = score(test, r, s)
-        rows.append([name, f"{x['f1']:.3f}", f"{x['abst_p']:.3f}", f"{x['abst_r']:.3f}",
-                     f"{x['abst_f1']:.3f}"])
+        x = outcome(test, r, s)
+        rows.append([name, f"{x['f1']:.3f}", f"{x['abstention.precision']:.3f}",
+                     f"{x['abstention.recall']:.3f}", f"{x['abstention.f1']:.3f}"])
     unanswerable = sum(not it["answerable"] for it in test)
     print(f"\nSQuAD 2.0 test split, first {len(test)} questions ({len(test) - unanswerable} answerable, "
           f"{unanswerable} unanswerable), {Settings().generator}, {machine()}\n")

@@ -344,3 +344,37 @@ def test_a_refused_question_counts_as_an_abstention_not_a_crash(tmp_path):
     refused = next(i for i in run.items if i["id"] == "b")
     assert refused["abstained"] and "EMAIL" in refused["abstain_reason"]
     assert run.metrics["abstention.recall"] == 1.0
+
+
+def test_abstention_calibration_picks_the_thresholds_that_separate_the_questions():
+    from fiable.evaluation.calibrate import calibrate_abstention, outcome
+
+    items = [  # answerable: high relevance and support; unanswerable: low support
+        {"answerable": True, "abstained": False, "relevance": 0.7, "support": 0.8, "f1": 0.6},
+        {"answerable": True, "abstained": False, "relevance": 0.6, "support": 0.7, "f1": 0.4},
+        {"answerable": False, "abstained": False, "relevance": 0.65, "support": 0.15, "f1": None},
+        {"answerable": False, "abstained": False, "relevance": 0.5, "support": 0.35, "f1": None},
+        {"answerable": False, "abstained": True, "relevance": 0.4, "support": None, "f1": None},
+    ]
+    cal = calibrate_abstention(items)
+    assert cal.baseline["abstention.recall"] == pytest.approx(1 / 3, abs=1e-3)
+    assert cal.chosen["abstention.f1"] == 1.0 and cal.chosen["f1"] == cal.baseline["f1"] == 0.5
+    assert cal.support_threshold == 0.4 and cal.min_relevance == 0.0  # the lowest that works
+    assert outcome(items, 0.0, 0.9)["f1"] == 0.0  # too strict: every answer refused
+
+
+def test_sweep_on_a_qa_dev_split_calibrates_abstention_and_writes_it(tmp_path):
+    import_squad(SQUAD, tmp_path / "sq", dev_fraction=1.0)
+    with fake_workspace(tmp_path / "ws") as ws:
+        result = sweep(ws, load_dataset(tmp_path / "sq", split="dev"))
+        cal = result.abstention
+        assert cal is not None and result.metric == "mrr@10"
+        assert cal.chosen["abstention.f1"] >= cal.baseline["abstention.f1"]
+        assert cal.chosen["f1"] >= cal.baseline["f1"] - 0.05
+        if result.written:
+            table = tomllib.loads((ws.path / "fiable.toml").read_text())["collections"]["eval-sq"]
+            assert table["min_relevance"] == cal.min_relevance
+            assert table["support_threshold"] == cal.support_threshold
+            tuned = ws.settings_for(["eval-sq"])
+            assert tuned.min_relevance == cal.min_relevance
+        assert ws.store.eval_runs()[0]["abstention"]["min_relevance"] == cal.min_relevance

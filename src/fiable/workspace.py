@@ -226,9 +226,13 @@ class Workspace:
         *,
         collections: Sequence[str] | None = None,
         top_k: int | None = None,
+        overrides: Mapping[str, Any] | None = None,
     ) -> Iterator[AskEvent]:
-        """Answer ``question`` as a stream of events: ``Retrieved``, ``Token``..., ``Done``."""
+        """Answer ``question`` as a stream of events: ``Retrieved``, ``Token``..., ``Done``.
+        ``overrides`` change settings for this question only (e.g. ``{"verify": "off"}``)."""
         settings = self.settings_for(collections)
+        if overrides:
+            settings = settings.replace(**overrides)
         if settings.pii != "keep":
             from .trust.pii import apply_policy
 
@@ -257,9 +261,11 @@ class Workspace:
         *,
         collections: Sequence[str] | None = None,
         top_k: int | None = None,
+        overrides: Mapping[str, Any] | None = None,
     ) -> Answer:
         """Answer ``question`` with a citation on every supported sentence."""
-        for event in self.ask_stream(question, collections=collections, top_k=top_k):
+        for event in self.ask_stream(question, collections=collections, top_k=top_k,
+                                     overrides=overrides):
             if isinstance(event, Done):
                 return event.answer
         raise RuntimeError("ask pipeline ended without an answer")  # pragma: no cover

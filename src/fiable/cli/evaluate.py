@@ -128,8 +128,8 @@ def _print_metrics(summary: dict[str, Any]) -> None:
 @click.option("--markdown", "md_out", default=None, metavar="FILE|-", help="Write a Markdown report.")
 @click.option("--plot", "plot_out", default=None, metavar="FILE.html",
               help="Write the HTML plot of this data set's metric history.")
-@click.option("--sweep", is_flag=True, help="Tune fusion on this (dev) split and write the best "
-              "setting for the collection instead of evaluating.")
+@click.option("--sweep", is_flag=True, help="Tune fusion (and, for QA sets, the abstention "
+              "thresholds) on this dev split and write them for the collection.")
 @click.option("--dry-run", is_flag=True, help="With --sweep: show the best setting, write nothing.")
 @click.option("--no-store", is_flag=True, help="Do not store the run in the workspace.")
 @click.option("--create/--no-create", default=True, show_default=True,
@@ -199,6 +199,12 @@ def _sweep(ws: Any, data: Any, collection: str | None, k: int, dry_run: bool,
         click.echo(f"  {score:.4f}  {setting}{mark}")
     click.echo(f"current {result.current}: {result.current_score:.4f}; "
                f"best {result.best}: {result.best_score:.4f}")
+    cal = result.abstention
+    if cal is not None:
+        click.echo(f"abstention: min_relevance {cal.min_relevance}, support_threshold "
+                   f"{cal.support_threshold}: abstention F1 {cal.chosen['abstention.f1']:.3f}, "
+                   f"answer F1 {cal.chosen['f1']:.3f} (without: "
+                   f"{cal.baseline['abstention.f1']:.3f}, {cal.baseline['f1']:.3f})")
     for note in result.notes:
         click.echo(note)
     if result.written:

@@ -171,7 +171,8 @@ def _chunk_texts(ws: "Workspace", ids: Sequence[int]) -> dict[int, str]:
     return {c.id: c.text for c in ws.store.chunks(list(ids))}
 
 
-def _qa(ws: "Workspace", dataset: Dataset, collection: str | None, progress: Progress | None
+def _qa(ws: "Workspace", dataset: Dataset, collection: str | None, progress: Progress | None,
+        overrides: dict[str, Any] | None = None,
         ) -> tuple[dict[str, float], dict[str, dict[str, float]], list[dict[str, Any]]]:
     collections = [collection] if collection else None
     samples: dict[str, list[float]] = {}
@@ -179,7 +180,7 @@ def _qa(ws: "Workspace", dataset: Dataset, collection: str | None, progress: Pro
     speeds: list[float] = []
     for i, q in enumerate(dataset.questions, start=1):
         try:
-            answer = ws.ask(q.question, collections=collections)
+            answer = ws.ask(q.question, collections=collections, overrides=overrides)
         except UserError as exc:  # e.g. a question refused by the pii = reject policy
             logger.warning("question refused", extra={"id": q.id, "code": exc.code})
             items.append({"id": q.id, "answerable": q.answerable, "abstained": True, "answer": "",
@@ -255,8 +256,10 @@ def evaluate(
     label: str = "",
     store: bool = True,
     progress: Progress | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> EvalRun:
-    """Evaluate ``ws`` on ``dataset`` and (by default) store the run in the workspace."""
+    """Evaluate ``ws`` on ``dataset`` and (by default) store the run in the workspace.
+    ``overrides`` change settings for this run only (QA sets)."""
     started = time.perf_counter()
     for mode in modes:
         if mode not in MODES:
@@ -276,11 +279,13 @@ def evaluate(
     elif dataset.kind == "retrieval":
         raise UserError("a retrieval data set needs its corpus", hint="add corpus.jsonl")
     settings = ws.settings_for([collection] if collection else None)
+    if overrides:
+        settings = settings.replace(**overrides)
     if dataset.kind == "retrieval":
         assert collection is not None
         metrics_, latency, items = _retrieval(ws, dataset, collection, settings, modes, k, progress)
     else:
-        metrics_, latency, items = _qa(ws, dataset, collection, progress)
+        metrics_, latency, items = _qa(ws, dataset, collection, progress, overrides)
     from ..components import model_fingerprint
 
     models = {"embedder": {**model_fingerprint(settings.embedder, settings),

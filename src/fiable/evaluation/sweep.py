@@ -1,9 +1,12 @@
-"""Fusion tuning on a development split (``fiable eval --sweep``).
+"""Fusion tuning, and abstention calibration for QA sets, on a development split
+(``fiable eval --sweep``).
 
 Each query's BM25 and dense candidates are fetched once; every fusion setting of the grid
 (RRF with several k, weighted with dense weights 0..1) is then scored on the same
-candidates. The best setting is written to the collection's ``[collections."NAME"]`` table
-in ``fiable.toml``. Test splits are refused: tuning on them would make the reported
+candidates. For a QA set with unanswerable questions, the questions are then asked once
+(``min_relevance = 0``, ``verify = flag``) and ``min_relevance`` / ``support_threshold``
+are calibrated from that pass (:mod:`fiable.evaluation.calibrate`). The best settings are
+written to the collection's ``[collections."NAME"]`` table in ``fiable.toml``. Test splits are refused: tuning on them would make the reported
 figures meaningless.
 """
 
@@ -18,7 +21,8 @@ from ..retrieval import fuse
 from ..settings import write_collection_settings
 from . import metrics as m
 from .datasets import Dataset
-from .runner import (Candidates, default_collection, document_keys, fetch_candidates,
+from .calibrate import Calibration, calibrate_abstention
+from .runner import (Candidates, default_collection, document_keys, evaluate, fetch_candidates,
                      ingest_corpus, rank_documents)
 
 if TYPE_CHECKING:
@@ -45,6 +49,7 @@ class SweepResult:
     written: str | None = None
     run_id: int | None = None
     notes: list[str] = field(default_factory=list)
+    abstention: Calibration | None = None
 
 
 def _relevance(dataset: Dataset) -> list[tuple[str, dict[str, int]]]:
@@ -67,6 +72,7 @@ def sweep(
     collection: str | None = None,
     k: int = 10,
     write: bool = True,
+    abstention: bool = True,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> SweepResult:
     """Score every fusion setting of :data:`GRID` on ``dataset`` (a dev split) and write the
@@ -114,15 +120,33 @@ def sweep(
         best, best_score = current, current_score
     result = SweepResult(collection, metric, dataset.split, scores, best, best_score,
                          current, current_score)
-    if write and best != current:
-        today = datetime.now(timezone.utc).date().isoformat()
-        comment = (f"tuned by `fiable eval --sweep` on {dataset.name} split {dataset.split} "
-                   f"({len(pairs)} queries), {today}: {metric} {best_score:.4f} "
-                   f"(was {current_score:.4f} with {current})")
-        result.written = str(write_collection_settings(ws.path, collection, best, comment=comment))
+    today = datetime.now(timezone.utc).date().isoformat()
+    values: dict[str, Any] = dict(best)
+    comment = [f"tuned by `fiable eval --sweep` on {dataset.name} split {dataset.split}, {today}:",
+               f"fusion: {metric} {best_score:.4f} over {len(pairs)} queries "
+               f"(was {current_score:.4f} with {current})"]
+    if best == current:
+        result.notes.append("fusion: the current setting is already the best on this split")
+    if abstention and dataset.kind == "qa":
+        if not any(not q.answerable for q in dataset.questions):
+            result.notes.append("abstention: no unanswerable question in this split, not calibrated")
+        else:
+            run = evaluate(ws, dataset, collection=collection, store=False, progress=progress,
+                           overrides={"min_relevance": 0.0, "verify": "flag"})
+            cal = result.abstention = calibrate_abstention(run.items)
+            values.update(min_relevance=cal.min_relevance, support_threshold=cal.support_threshold,
+                          verify="abstain" if cal.support_threshold > 0 else settings.verify)
+            comment.append(
+                f"abstention: F1 {cal.chosen['abstention.f1']:.3f}, answer F1 {cal.chosen['f1']:.3f} "
+                f"(without: {cal.baseline['abstention.f1']:.3f}, {cal.baseline['f1']:.3f}) "
+                f"over {len(run.items)} questions")
+    changed = any(getattr(settings, k) != v for k, v in values.items())
+    if write and changed:
+        result.written = str(write_collection_settings(ws.path, collection, values,
+                                                       comment="\n".join(comment)))
         ws.reload_collection_settings()
-    elif best == current:
-        result.notes.append("the current setting is already the best on this split: nothing written")
+    elif not changed:
+        result.notes.append("nothing written: the collection's settings are already these")
     summary = {
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "label": "sweep", "dataset": dataset.name, "dataset_path": str(dataset.path),
@@ -130,6 +154,10 @@ def sweep(
         "collection": collection, "items": len(pairs), "k": k,
         "metrics": {f"best.{metric}": best_score, f"current.{metric}": current_score},
         "best": best, "current": current, "written": result.written,
+        "abstention": None if result.abstention is None else {
+            "min_relevance": result.abstention.min_relevance,
+            "support_threshold": result.abstention.support_threshold,
+            "chosen": result.abstention.chosen, "baseline": result.abstention.baseline},
         "settings": settings.redacted(), "models": {"embedder": {"model_id": ws.embedder.model_id}},
         "latency": {}, "seconds": 0.0,
     }
