@@ -378,3 +378,16 @@ def test_sweep_on_a_qa_dev_split_calibrates_abstention_and_writes_it(tmp_path):
             tuned = ws.settings_for(["eval-sq"])
             assert tuned.min_relevance == cal.min_relevance
         assert ws.store.eval_runs()[0]["abstention"]["min_relevance"] == cal.min_relevance
+
+
+def test_empty_and_oversized_inputs_are_refused_clearly(tmp_path):
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n\n")
+    with pytest.raises(UserError, match="no questions"):
+        load_dataset(empty)
+    with fake_workspace(tmp_path / "ws", max_file_mb=1) as ws:
+        report = ws.ingest_records([TextRecord("big", "Big", "word " * 300_000),
+                                    TextRecord("ok", "Small", "a small record")])
+        assert report.added == ["record:ok"]
+        assert [(f.path, f.code) for f in report.failed] == [("record:big", "file_too_large")]
+        assert "max_file_mb" in report.failed[0].hint

@@ -13,7 +13,6 @@ retriever, fused with the workspace's fusion, mapped to documents.
 
 from __future__ import annotations
 
-import re
 import sys
 import tempfile
 import time
@@ -24,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _peer_io as io  # noqa: E402
 
 PEER = "fiable"
-_MARKERS = re.compile(r"\s*\[\d+(?:\]\[\d+)*\]")
 
 
 def main(argv: list[str]) -> None:
@@ -89,7 +87,7 @@ def main(argv: list[str]) -> None:
                 t = time.perf_counter()
                 answer = ws.ask(q["question"], collections=["default"])
                 qa[q["id"]] = {
-                    "answer": _MARKERS.sub("", answer.text).strip(),
+                    "answer": " ".join(s.text for s in answer.sentences),  # no [n] markers
                     "abstained": answer.abstained,
                     "context_ids": [document_key(src.source) for src in answer.sources],
                     "seconds": time.perf_counter() - t,

@@ -329,9 +329,17 @@ def ingest_records(
             progress(IngestProgress(done, total, source, status))
 
     writer = _GroupWriter(store, embedder, settings, collection, report, tell, pii)
+    max_bytes = settings.max_file_mb * 1024 * 1024
     for record in records:
         source = RECORD_PREFIX + record.id
         payload = json.dumps([record.title, record.text, record.metadata], sort_keys=True)
+        if len(payload) > max_bytes:  # characters: a lower bound on the UTF-8 size
+            exc = FileTooLargeError(
+                f"{len(payload) / 1024 / 1024:.1f} MB is over the {settings.max_file_mb} MB limit",
+                path=source, hint="raise the max_file_mb setting or split the record")
+            report.failed.append(FileFailure(source, exc.code, exc.message, exc.hint))
+            tell(source, "failed")
+            continue
         digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
         same, stored = writer.unchanged(source, digest)
         if same:

@@ -15,7 +15,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -50,7 +49,6 @@ def metric_names(kind: str, modes: Sequence[str] = MODES, k: int = 10) -> list[s
     names = [f"ndcg@{k}", f"mrr@{k}", *(f"recall@{r}" for r in RECALL_KS)]
     return [("" if i == 0 else f"{mode}.") + n for i, mode in enumerate(modes) for n in names]
 Progress = Callable[[str, int, int], None]
-_MARKERS = re.compile(r"\s*\[\d+(?:\]\[\d+)*\]")
 
 
 @dataclass(slots=True)
@@ -190,7 +188,7 @@ def _qa(ws: "Workspace", dataset: Dataset, collection: str | None, progress: Pro
                           "relevance": None, "support": None, "abstain_reason": exc.message,
                           "trace_id": None})
             continue
-        prediction = "" if answer.abstained else _MARKERS.sub("", answer.text).strip()
+        prediction = "" if answer.abstained else " ".join(s.text for s in answer.sentences)
         gold_docs = set(q.doc_ids)
         cited = answer.cited_sources if not answer.abstained else ()
         texts = _chunk_texts(ws, [s.chunk_id for s in cited]) if cited else {}
