@@ -37,6 +37,13 @@ def _setting(default: Any, help: str, *, secret: bool = False, choices: tuple[st
 class Settings:
     """Every setting of a workspace. Read the table with :func:`settings_table`."""
 
+    store: str = _setting(
+        "",
+        "Where documents, chunks and vectors live: empty = the workspace's SQLite file;"
+        " `postgresql://user@host/db` = a PostgreSQL server with pgvector, shared by several"
+        " replicas (install the `postgres` extra).",
+        secret=True,
+    )
     embedder: str = _setting(
         "minilm-l6-v2",
         "Embedding model: a catalog name (`minilm-l6-v2` = ONNX int8 route, `minilm-l6-v2-torch`"
@@ -71,6 +78,17 @@ class Settings:
     chunk_overlap: int = _setting(40, "Tokens repeated between consecutive chunks of a section.")
     embed_batch_size: int = _setting(32, "Texts per embedding batch.")
     max_file_mb: int = _setting(50, "Files larger than this are refused at ingest.")
+    ingest_executor: str = _setting(
+        "local",
+        "Where ingestion's load, chunk and embed steps run: `local` (this process) or `ray`"
+        " (Ray tasks with one embedder per actor; install the `ray` extra).",
+        choices=("local", "ray"),
+    )
+    ray_address: str = _setting(
+        "",
+        "Ray cluster to join when ingest_executor = `ray` (empty: start a local one).",
+    )
+    ray_workers: int = _setting(0, "Ray embedding actors (0: one per CPU the cluster has).")
     top_k: int = _setting(3, "Passages retrieved and shown to the model.")
     fusion: str = _setting(
         "weighted",
