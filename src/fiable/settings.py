@@ -332,6 +332,29 @@ def write_collection_settings(workspace_dir: Path, collection: str, values: Mapp
     return path
 
 
+def write_setting(workspace_dir: Path, name: str, value: Any) -> Path:
+    """Set the top-level setting ``name`` in the workspace's ``fiable.toml`` (replacing its
+    line, or adding one before the first table), keeping the rest of the file as it is."""
+    path = workspace_dir / SETTINGS_FILE
+    checked = _coerce(name, value, source="arguments")
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    first_table = next((i for i, ln in enumerate(lines) if ln.strip().startswith("[")),
+                       len(lines))
+    line = f"{name} = {_toml_value(checked)}"
+    for i in range(first_table):
+        if lines[i].split("=", 1)[0].strip() == name:
+            lines[i] = line
+            break
+    else:
+        lines.insert(first_table, line)
+    text = "\n".join(lines) + "\n"
+    tomllib.loads(text)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
 def load_settings(
     workspace_dir: Path | None = None,
     *,

@@ -1,4 +1,5 @@
-"""A workspace: one directory with a SQLite database and a ``fiable.toml``.
+"""A workspace: one directory with a ``fiable.toml`` and, by default, a SQLite database;
+with ``store = "postgresql://..."`` the documents and index live on that server instead.
 
     ws = Workspace.open("my-workspace", create=True)
     ws.ingest(["handbook/"], collection="hr")
@@ -21,8 +22,8 @@ from .generators.base import Generator
 from .ingest import IngestProgress, IngestReport, TextRecord, ingest_paths, ingest_records
 from .retrieval import Hit, hybrid_search
 from .settings import SETTINGS_FILE, Settings, load_settings, read_collection_settings
-from .store.base import CollectionInfo, DocumentInfo
-from .store.sqlite import SQLiteStore
+from .store import open_store
+from .store.base import CollectionInfo, DocumentInfo, Store
 
 __all__ = ["Workspace", "DATABASE_FILE"]
 
@@ -38,7 +39,7 @@ class Workspace:
         self,
         path: Path,
         settings: Settings,
-        store: SQLiteStore,
+        store: Store,
         *,
         embedder: Embedder | None = None,
         generator: Generator | None = None,
@@ -77,7 +78,7 @@ class Workspace:
             settings["generator"], generator = generator, None
         directory = Path(path).expanduser()
         db = directory / DATABASE_FILE
-        if not db.exists():
+        if not db.exists() and not (directory / SETTINGS_FILE).is_file():
             if not create:
                 raise WorkspaceError(
                     f"no fiable workspace at {directory}",
@@ -97,7 +98,8 @@ class Workspace:
                     encoding="utf-8",
                 )
         resolved = load_settings(directory, overrides=settings)
-        return cls(directory, resolved, SQLiteStore(db), embedder=embedder, generator=generator,
+        store = open_store(resolved.store, db)
+        return cls(directory, resolved, store, embedder=embedder, generator=generator,
                    collection_settings=_per_collection(directory, settings))
 
     def close(self) -> None:

