@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from fiable.errors import StoreError
+from fiable.store.pg_migrations import PG_MIGRATIONS
 from fiable.store.postgres import PostgresStore, redact_url
 from fiable.store.sqlite import SQLiteStore
 from tests.contracts.store import StoreContract, _vec, doc
@@ -84,7 +85,7 @@ def test_replicas_opening_together_migrate_once(pg_database):
         t.join()
     assert len(opened) == 3
     rows = opened[0]._query("SELECT name FROM fiable_migrations")
-    assert [r["name"] for r in rows] == ["001_initial"]
+    assert [r["name"] for r in rows] == [name for name, _ in PG_MIGRATIONS]
     for s in opened:
         s.close()
 
@@ -243,3 +244,26 @@ def test_two_replica_processes_share_one_database(pg_database, tmp_path):
     assert {r["dataset"] for r in store.eval_runs()} == {"a", "b"}
     assert len(store.lexical_search("ferries replica", 50, ["shared"])) == 40
     store.close()
+
+
+def test_migration_002_reindexes_existing_chunks_the_fts5_way(pg_database, monkeypatch):
+    import fiable.store.pg_migrations as migrations
+
+    full = list(migrations.PG_MIGRATIONS)
+    monkeypatch.setattr(migrations, "PG_MIGRATIONS", full[:1])
+    old = PostgresStore(pg_database)
+    old.ensure_collection("med")
+    old.replace_documents("med", [doc("a.md", ["covid-19 vaccines were generalized"], [_vec(1)]),
+                                  doc("b.md", ["nothing related"], [_vec(0, 1)])],
+                          embedding_model="m")
+    assert old.lexical_search("generate", 5) == []  # snowball: generat- vs general-
+    old.close()
+    monkeypatch.setattr(migrations, "PG_MIGRATIONS", full)
+    new = PostgresStore(pg_database)
+    [hit] = new.lexical_search("19", 5)
+    assert [i for i, _ in new.lexical_search("generate", 5)] == [hit[0]]  # porter: gener-
+    assert new.chunks([hit[0]])[0].source == "a.md"
+    [(n, total)] = [(r["n_chunks"], r["total_len"]) for r in
+                    new._query("SELECT n_chunks, total_len FROM collections")]
+    assert n == 2 and total == sum(r["lex_len"] for r in new._query("SELECT lex_len FROM chunks"))
+    new.close()

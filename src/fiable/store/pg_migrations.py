@@ -6,9 +6,9 @@ are recorded in ``fiable_migrations``. Never edit a released migration: add one 
 
 Lexical search keeps its own postings (lexeme, chunk, weighted term frequency, chunk
 length) derived from ``to_tsvector`` so that BM25 can be computed exactly in SQL (see
-``postgres.py``); the text-search configuration ``fiable_english`` is Postgres' English
-snowball stemmer behind ``unaccent`` (accent folding, as the SQLite store does), or the
-plain English configuration where the server lacks the ``unaccent`` extension.
+``postgres.py``). The text-search configuration ``fiable_english`` tokenises like SQLite's
+FTS5 ``porter unicode61 remove_diacritics``: the original Porter stemmer, no stop words,
+hyphenated words as their parts, accents folded by ``unaccent`` where the server has it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,41 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-__all__ = ["PG_MIGRATIONS", "apply_pg_migrations"]
+__all__ = ["NEW_CHUNKS_TABLE", "PG_MIGRATIONS", "POSTINGS_FROM_NEW_CHUNKS", "TS_CONFIG",
+           "apply_pg_migrations", "lexical_length", "tsvector"]
+
+TS_CONFIG = "fiable_english"
+CONTEXT_WEIGHT = 0.5  # title and headings count half as much as the chunk's own words
+
+# Chunks being indexed: their text and context (title and headings) in, postings out.
+NEW_CHUNKS_TABLE = """CREATE TEMP TABLE IF NOT EXISTS _new_chunks (
+    id BIGINT, collection_id BIGINT, text TEXT, context TEXT, lex_len INT) ON COMMIT DROP"""
+
+
+
+def tsvector(expression: str) -> str:
+    """SQL for the tsvector of ``expression`` as fiable indexes text: ASCII punctuation is a
+    separator first (FTS5's unicode61 splits "covid-19", "3.5" and "mg/kg" into their parts;
+    Postgres' parser would keep "-19" and "3.5" whole)."""
+    return f"to_tsvector('{TS_CONFIG}', regexp_replace({expression}, '[[:punct:]]+', ' ', 'g'))"
+
+
+POSTINGS_FROM_NEW_CHUNKS = f"""
+    INSERT INTO postings(lexeme, chunk_id, collection_id, tf, dl)
+    SELECT t.lexeme, n.id, MIN(n.collection_id), SUM(t.freq), MIN(n.lex_len)
+    FROM _new_chunks n, LATERAL (
+        SELECT lexeme, COALESCE(array_length(positions, 1), 1)::real AS freq
+        FROM unnest({tsvector("n.text")})
+        UNION ALL
+        SELECT lexeme, COALESCE(array_length(positions, 1), 1) * {CONTEXT_WEIGHT}
+        FROM unnest({tsvector("n.context")})) t
+    GROUP BY t.lexeme, n.id"""
+
+
+def lexical_length(expression: str) -> str:
+    """SQL for the number of indexed tokens in ``expression`` (BM25's document length)."""
+    return (f"(SELECT COALESCE(SUM(COALESCE(array_length(positions, 1), 1)), 0) "
+            f"FROM unnest({tsvector(expression)}))")
 
 _LOCK_KEY = 7_405_113_901  # pg_advisory_xact_lock key: "fiable migrations"
 
@@ -25,10 +59,10 @@ def _initial(conn: Any) -> None:
     conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
     has_unaccent = conn.execute(
         "SELECT 1 FROM pg_available_extensions WHERE name = 'unaccent'").fetchone()
-    conn.execute("CREATE TEXT SEARCH CONFIGURATION fiable_english (COPY = english)")
+    conn.execute(f"CREATE TEXT SEARCH CONFIGURATION {TS_CONFIG} (COPY = english)")
     if has_unaccent:
         conn.execute("CREATE EXTENSION IF NOT EXISTS unaccent")
-        conn.execute("ALTER TEXT SEARCH CONFIGURATION fiable_english ALTER MAPPING FOR "
+        conn.execute(f"ALTER TEXT SEARCH CONFIGURATION {TS_CONFIG} ALTER MAPPING FOR "
                      "hword, hword_part, word WITH unaccent, english_stem")
     for statement in """
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -102,8 +136,41 @@ def _initial(conn: Any) -> None:
             conn.execute(statement)
 
 
+def _porter_tokens(conn: Any) -> None:
+    """Tokens and stems as SQLite's FTS5 (porter, unicode61) makes them, so both stores
+    rank alike: the original Porter stemmer, no stop words dropped from documents (the
+    query side drops them), hyphenated words indexed as their parts only. Postings and
+    lengths are rebuilt."""
+    accent = conn.execute("SELECT 1 FROM pg_extension WHERE extname = 'unaccent'").fetchone()
+    conn.execute("CREATE TEXT SEARCH DICTIONARY fiable_porter (TEMPLATE = snowball, "
+                 "Language = porter)")
+    chain = "unaccent, fiable_porter" if accent else "fiable_porter"
+    conn.execute(f"ALTER TEXT SEARCH CONFIGURATION {TS_CONFIG} ALTER MAPPING FOR asciiword, "
+                 f"word, numword, hword_part, hword_asciipart, hword_numpart WITH {chain}")
+    conn.execute(f"ALTER TEXT SEARCH CONFIGURATION {TS_CONFIG} DROP MAPPING IF EXISTS FOR "
+                 "asciihword, hword, numhword")
+    conn.execute("TRUNCATE postings")
+    conn.execute(NEW_CHUNKS_TABLE)
+    conn.execute(
+        f"""INSERT INTO _new_chunks
+            SELECT k.id, k.collection_id, k.text, c.context, {lexical_length("k.text || ' ' || c.context")}
+            FROM chunks k JOIN documents d ON d.id = k.document_id,
+            LATERAL (SELECT d.title || ' ' || COALESCE(string_agg(h, ' '), '') AS context
+                     FROM jsonb_array_elements_text(k.heading_path::jsonb) h) c""")
+    conn.execute("UPDATE chunks SET lex_len = n.lex_len FROM _new_chunks n WHERE chunks.id = n.id")
+    conn.execute(POSTINGS_FROM_NEW_CHUNKS)
+    conn.execute(
+        """UPDATE collections c SET n_chunks = COALESCE(s.n, 0), total_len = COALESCE(s.len, 0)
+           FROM collections c2 LEFT JOIN (SELECT collection_id, COUNT(*) AS n,
+                                                 SUM(lex_len) AS len
+                                          FROM chunks GROUP BY collection_id) s
+                ON s.collection_id = c2.id
+           WHERE c.id = c2.id""")
+
+
 PG_MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("001_initial", _initial),
+    ("002_porter_tokens", _porter_tokens),
 ]
 
 

@@ -5,7 +5,7 @@ Same contract as the SQLite store (``fiable.store.base``), checked by the same s
 - **Lexical search is BM25, computed exactly in SQL** with the formula SQLite's FTS5 uses
   (k1 = 1.2, b = 0.75, IDF = ln((N - n + 0.5) / (n + 0.5)) floored at 1e-6, the chunk text
   weighted 1.0 and its title/headings 0.5), over postings derived from ``to_tsvector``
-  (``fiable_english``: English snowball stemming, stop words removed, accents folded).
+  (``fiable_english``: tokens and Porter stems as FTS5 makes them; see pg_migrations).
   Postgres' own ``ts_rank`` is not BM25 (no IDF, no length saturation), which is why the
   postings exist. N and the average length are kept per collection and summed over all of
   them, as FTS5 does over its one table.
@@ -34,16 +34,15 @@ from ._common import (check_collection_name, document_info, document_write,
                       missing_collections,
                       model_mismatch, now, stored_chunk)
 from .base import CollectionInfo, DocumentInfo, DocumentWrite, ScoredId, StoredChunk
-from .pg_migrations import apply_pg_migrations
+from .pg_migrations import (NEW_CHUNKS_TABLE, POSTINGS_FROM_NEW_CHUNKS, apply_pg_migrations,
+                            lexical_length, tsvector)
 
 __all__ = ["PostgresStore", "redact_url"]
 
 logger = logging.getLogger(__name__)
 
 _MAX_QUERY_TERMS = 64
-TS_CONFIG = "fiable_english"
 _K1, _B = 1.2, 0.75
-_CONTEXT_WEIGHT = 0.5
 EF_SEARCH = 200  # HNSW candidate list; at least k, larger = better recall, slower
 
 
@@ -265,10 +264,7 @@ class PostgresStore:
             "hash": [c.content_hash for c in item.chunks],
             "vec": [_vector_text(v) for v in vectors],
         }
-        conn.execute(
-            """CREATE TEMP TABLE IF NOT EXISTS _new_chunks (
-                    id BIGINT, ordinal INT, text TEXT, context TEXT, lex_len INT)
-                ON COMMIT DROP""")
+        conn.execute(NEW_CHUNKS_TABLE)
         conn.execute("TRUNCATE _new_chunks")
         conn.execute(
             f"""WITH r AS (
@@ -279,10 +275,8 @@ class PostgresStore:
                     AS r(ordinal, text, context, heading, page_start, page_end, char_start,
                          char_end, tokens, hash, vec)),
                 lens AS (
-                    SELECT r.*, (
-                        SELECT COALESCE(SUM(COALESCE(array_length(positions, 1), 1)), 0)
-                        FROM unnest(to_tsvector('{TS_CONFIG}', r.text || ' ' || r.context))
-                    ) AS lex_len FROM r),
+                    SELECT r.*, {lexical_length("r.text || ' ' || r.context")} AS lex_len
+                    FROM r),
                 ins AS (
                     INSERT INTO chunks(document_id, collection_id, ordinal, text, heading_path,
                         page_start, page_end, char_start, char_end, token_count, content_hash,
@@ -291,19 +285,10 @@ class PostgresStore:
                            char_start, char_end, tokens, hash, lex_len, vec FROM lens
                     RETURNING id, ordinal, lex_len)
                 INSERT INTO _new_chunks
-                SELECT ins.id, ins.ordinal, r.text, r.context, ins.lex_len
+                SELECT ins.id, %(col)s, r.text, r.context, ins.lex_len
                 FROM ins JOIN r USING (ordinal)""",
             {**cols, "doc": doc_id, "col": collection_id})
-        conn.execute(
-            f"""INSERT INTO postings(lexeme, chunk_id, collection_id, tf, dl)
-                SELECT t.lexeme, n.id, %(col)s, SUM(t.freq), MIN(n.lex_len)
-                FROM _new_chunks n, LATERAL (
-                    SELECT lexeme, COALESCE(array_length(positions, 1), 1)::real AS freq
-                    FROM unnest(to_tsvector('{TS_CONFIG}', n.text))
-                    UNION ALL
-                    SELECT lexeme, COALESCE(array_length(positions, 1), 1) * {_CONTEXT_WEIGHT}
-                    FROM unnest(to_tsvector('{TS_CONFIG}', n.context))) t
-                GROUP BY t.lexeme, n.id""", {"col": collection_id})
+        conn.execute(POSTINGS_FROM_NEW_CHUNKS)
         conn.execute(
             """UPDATE collections SET n_chunks = n_chunks + s.n, total_len = total_len + s.len
                FROM (SELECT COUNT(*) AS n, COALESCE(SUM(lex_len), 0) AS len FROM _new_chunks) s
@@ -384,7 +369,7 @@ class PostgresStore:
             ids = self._collection_filter(conn, collections)
             rows = conn.execute(
                 f"""WITH q AS (
-                        SELECT DISTINCT lexeme FROM unnest(to_tsvector('{TS_CONFIG}', %(q)s))),
+                        SELECT DISTINCT lexeme FROM unnest({tsvector("%(q)s")})),
                     st AS (SELECT GREATEST(SUM(n_chunks), 1)::float8 AS n,
                                   GREATEST(SUM(total_len)::float8 / GREATEST(SUM(n_chunks), 1),
                                            1) AS avgdl
