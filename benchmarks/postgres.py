@@ -6,7 +6,7 @@ memory <= 1 GB per million chunks):
      at 24 MiniLM tokens (sentence-sized chunks: the only way to reach 100k real chunks
      in minutes of embedding on 2 cores), embedded once with MiniLM into a SQLite workspace
      cached under benchmarks/results/cache/ (reruns skip the embedding).
-  2. `copy_store` into a fresh PostgreSQL database (write throughput with the HNSW index
+  2. `copy_store` into a fresh PostgreSQL database (write throughput with the indexes
      maintained on insert; verification of counts and a sample of searches).
   3. The same queries (SciFact and SQuAD questions, embedded once) on both stores,
      alternating: BM25 top 50, dense top 50, and the default hybrid (weighted 0.5) top 10
@@ -112,7 +112,7 @@ def _search_all(store, query: str, vector: np.ndarray, collection: str) -> dict:
 
 def _pg_sizes(pg: PostgresStore) -> dict[str, int]:
     rows = pg._query(  # noqa: SLF001 - a benchmark may look inside
-        """SELECT pg_relation_size('chunks_embedding_hnsw') AS hnsw,
+        """SELECT pg_relation_size('chunks_embedding_bq') AS hnsw,
                   (SELECT SUM(pg_column_size(embedding)) FROM chunks) AS vectors,
                   pg_total_relation_size('postings') AS postings,
                   pg_total_relation_size('chunks') AS chunks_total,
@@ -137,7 +137,7 @@ def part_scale(server: str, n_queries: int) -> None:
         t = time.perf_counter()
         copied = copy_store(ws.store, pg, collections=["scale"], sample=50)
         copy_s = time.perf_counter() - t
-        print(f"copy to PostgreSQL: {copy_s:.0f} s ({info.chunks / copy_s:,.0f} chunks/s, HNSW "
+        print(f"copy to PostgreSQL: {copy_s:.0f} s ({info.chunks / copy_s:,.0f} chunks/s, indexes "
               f"maintained on insert); verified: ok={copied.ok}, sampled top-10 overlap "
               f"lexical {copied.lexical_overlap:.3f}, vector {copied.vector_overlap:.3f}")
         import psycopg
@@ -184,7 +184,7 @@ def part_scale(server: str, n_queries: int) -> None:
         matrix = info.chunks * 384 * 4
         print("\nsizes (extrapolated per million chunks):")
         print(table([
-            ["PostgreSQL HNSW index (halfvec, m=16)", f"{sizes['hnsw'] / 2**20:,.0f} MB",
+            ["PostgreSQL HNSW index (binary-quantised, m=16)", f"{sizes['hnsw'] / 2**20:,.0f} MB",
              per_m(sizes["hnsw"])],
             ["PostgreSQL vectors in the table (halfvec)", f"{sizes['vectors'] / 2**20:,.0f} MB",
              per_m(sizes["vectors"])],

@@ -53,7 +53,7 @@ def copy_store(
     *,
     collections: Sequence[str] | None = None,
     sample: int = 30,
-    min_overlap: float = 0.8,
+    min_overlap: float = 0.7,
     progress: Callable[[str, int], None] | None = None,
 ) -> CopyReport:
     """Copy ``collections`` (all by default) from ``source`` into ``target``, then verify.

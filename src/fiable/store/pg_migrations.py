@@ -17,7 +17,8 @@ from datetime import datetime, timezone
 from typing import Any, Callable
 
 __all__ = ["NEW_CHUNKS_TABLE", "PG_MIGRATIONS", "POSTINGS_FROM_NEW_CHUNKS", "TS_CONFIG",
-           "apply_pg_migrations", "lexical_length", "tsvector"]
+           "apply_pg_migrations", "drop_vector_indexes", "ensure_vector_index",
+           "lexical_length", "tsvector"]
 
 TS_CONFIG = "fiable_english"
 CONTEXT_WEIGHT = 0.5  # title and headings count half as much as the chunk's own words
@@ -168,9 +169,31 @@ def _porter_tokens(conn: Any) -> None:
            WHERE c.id = c2.id""")
 
 
+def drop_vector_indexes(conn: Any) -> None:
+    conn.execute("DROP INDEX IF EXISTS chunks_embedding_hnsw")
+    conn.execute("DROP INDEX IF EXISTS chunks_embedding_bq")
+
+
+def ensure_vector_index(conn: Any, dimension: int) -> None:
+    """The HNSW index on the binary-quantised vectors of ``dimension`` (an expression
+    index needs a fixed one), replacing any earlier vector index."""
+    drop_vector_indexes(conn)
+    if dimension > 0:
+        conn.execute(f"CREATE INDEX chunks_embedding_bq ON chunks USING hnsw "
+                     f"((binary_quantize(embedding)::bit({int(dimension)})) bit_hamming_ops)")
+
+
+def _binary_index(conn: Any) -> None:
+    """The halfvec HNSW index (~1.1 GB per million 384-d vectors) becomes one on binary-
+    quantised vectors (~0.33 GB) with an exact re-rank; see postgres.py."""
+    row = conn.execute("SELECT value FROM meta WHERE key = 'embedding_dimension'").fetchone()
+    ensure_vector_index(conn, int(row["value"]) if row else 0)
+
+
 PG_MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("001_initial", _initial),
     ("002_porter_tokens", _porter_tokens),
+    ("003_binary_index", _binary_index),
 ]
 
 
