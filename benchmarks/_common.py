@@ -51,3 +51,10 @@ def recall_at_k(ranked: Sequence[str], relevant: dict[str, int], k: int = 10) ->
     from fiable.evaluation.metrics import recall_at_k as recall
 
     return recall(ranked, relevant, k)
+
+
+def write_corpus(corpus: list[dict], folder: Path) -> None:
+    """SciFact-style documents as .txt files (title, blank line, text) in a new folder."""
+    folder.mkdir(parents=True)
+    for doc in corpus:
+        (folder / f"{doc['_id']}.txt").write_text(f"{doc['title']}\n\n{doc['text']}\n", "utf-8")

@@ -28,19 +28,14 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # numpy's BLAS must not fight the models
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, mean, ndcg_at_k, percentile, recall_at_k, scifact, table  # noqa: E402
+from _common import (machine, mean, ndcg_at_k, percentile, recall_at_k, scifact, table,  # noqa: E402
+                     write_corpus)
 
 from fiable import Workspace  # noqa: E402
 from fiable.chunking import embedding_text  # noqa: E402
 from fiable.retrieval import fuse  # noqa: E402
 
 COMMAND = "python benchmarks/core.py " + " ".join(sys.argv[1:])
-
-
-def write_corpus(corpus: list[dict], folder: Path) -> None:
-    folder.mkdir(parents=True)
-    for doc in corpus:
-        (folder / f"{doc['_id']}.txt").write_text(f"{doc['title']}\n\n{doc['text']}\n", "utf-8")
 
 
 def bench_ingest(ws: Workspace, folder: Path) -> tuple[list[list[str]], int]:

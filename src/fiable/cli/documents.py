@@ -42,11 +42,20 @@ def init(ctx: click.Context, path: str | None, embedder: str | None, generator: 
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.option("--create/--no-create", default=True, show_default=True,
               help="Create the workspace if it does not exist.")
+@click.option("--executor", type=click.Choice(["local", "ray"]), default=None,
+              help="Where load, chunk and embed run (default: the ingest_executor setting).")
+@click.option("--address", default=None, metavar="ADDR",
+              help="Ray cluster to join with --executor ray (default: the ray_address setting;"
+                   " empty: start a local Ray).")
+@click.option("--workers", type=click.IntRange(min=0), default=None,
+              help="Ray actors, one embedder each (default: the ray_workers setting; 0: one"
+                   " per CPU).")
 @click.pass_context
 def ingest(ctx: click.Context, paths: tuple[Path, ...], collection: str, sync: bool,
-           as_json: bool, create: bool) -> None:
+           as_json: bool, create: bool, executor: str | None, address: str | None,
+           workers: int | None) -> None:
     """Ingest files and folders (md, txt, html, pdf, docx). Exit code 3 if a file failed."""
-    with open_workspace(ctx, create=create) as ws:
+    with open_workspace(ctx, create=create, ray_address=address, ray_workers=workers) as ws:
         bar: Any = None
 
         def progress(event: IngestProgress) -> None:
@@ -62,7 +71,8 @@ def ingest(ctx: click.Context, paths: tuple[Path, ...], collection: str, sync: b
             bar.update(1)
 
         try:
-            report = ws.ingest(paths, collection=collection, sync=sync, progress=progress)
+            report = ws.ingest(paths, collection=collection, sync=sync, progress=progress,
+                               executor=executor)
         finally:
             if bar is not None:
                 bar.__exit__(None, None, None)

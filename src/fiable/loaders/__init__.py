@@ -3,6 +3,9 @@
 ``load(path)`` picks the loader from the extension, checks the size with ``stat()``
 before reading anything, and raises one of the :class:`~fiable.errors.LoadError`
 subclasses (each naming the file and saying how to fix it) for anything it cannot read.
+``load_bytes(data, name)`` does the same for bytes read elsewhere (a Ray worker gets a
+file's bytes, not its path): ``name`` gives the extension, the title fallback and the
+source, and is never opened.
 Loaders are pure functions of the file's bytes: no global state, deterministic output.
 """
 
@@ -14,7 +17,7 @@ from typing import Literal
 from fiable.documents import LoadedDocument
 from fiable.errors import CorruptFileError, EmptyFileError, FileTooLargeError, LoadError, UnsupportedFormatError
 
-__all__ = ["DEFAULT_MAX_BYTES", "SUPPORTED_EXTENSIONS", "Format", "detect_format", "load"]
+__all__ = ["DEFAULT_MAX_BYTES", "SUPPORTED_EXTENSIONS", "Format", "detect_format", "load", "load_bytes"]
 
 Format = Literal["text", "markdown", "html", "pdf", "docx"]
 
@@ -66,7 +69,22 @@ def load(path: Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDocument:
         raise _too_large(src, len(data), max_bytes)
     if not data:
         raise _empty(src, size)
+    return _parse(fmt, path, data, max_bytes)
 
+
+def load_bytes(data: bytes, name: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadedDocument:
+    """Load a file's ``data`` as :func:`load` would load the file ``name`` (never opened)."""
+    path = Path(name)
+    fmt = detect_format(path)
+    if len(data) > max_bytes:
+        raise _too_large(str(path), len(data), max_bytes)
+    if not data:
+        raise _empty(str(path), 0)
+    return _parse(fmt, path, data, max_bytes)
+
+
+def _parse(fmt: Format, path: Path, data: bytes, max_bytes: int) -> LoadedDocument:
+    src = str(path)
     try:
         doc = _dispatch(fmt, path, data, max_bytes)
     except RecursionError as exc:

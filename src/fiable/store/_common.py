@@ -6,11 +6,11 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..errors import EmbeddingModelMismatchError, UnknownCollectionError, UserError
+from ..errors import EmbeddingModelMismatchError, StoreError, UnknownCollectionError, UserError
 from ..chunking import Chunk
 from .base import DocumentInfo, DocumentWrite, StoredChunk
 
-__all__ = ["check_collection_name", "document_info", "document_write", "missing_collections", "model_mismatch",
+__all__ = ["check_chunks_match_vectors", "check_collection_name", "document_info", "document_write", "missing_collections", "model_mismatch",
            "now", "stored_chunk"]
 
 
@@ -89,3 +89,11 @@ def document_write(info: DocumentInfo, rows: Sequence[Mapping[str, Any]],
                 for r in rows],
         vectors=np.array(list(vectors), dtype=np.float32).reshape(len(rows), -1),
     )
+
+
+def check_chunks_match_vectors(item: DocumentWrite) -> None:
+    if len(item.chunks) != len(item.vectors):
+        raise StoreError(
+            f"{item.source}: {len(item.chunks)} chunks but {len(item.vectors)} vectors",
+            hint="this is a bug in the caller; please report it",
+        )

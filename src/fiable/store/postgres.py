@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from contextlib import contextmanager
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
@@ -32,7 +31,7 @@ import numpy.typing as npt
 
 from ..errors import ConfigError, EmbeddingModelMismatchError, StoreError
 from ..sentences import content_words
-from ._common import (check_collection_name, document_info, document_write,
+from ._common import (check_chunks_match_vectors, check_collection_name, document_info, document_write,
                       missing_collections,
                       model_mismatch, now, stored_chunk)
 from .base import CollectionInfo, DocumentInfo, DocumentWrite, ScoredId, StoredChunk
@@ -78,7 +77,6 @@ class PostgresStore:
                 hint="pip install 'fiable[postgres]'",
             ) from None
         self.url = url
-        self._psycopg = psycopg
         try:
             self._pool = ConnectionPool(
                 url, min_size=1, max_size=pool_size, open=True, timeout=connect_timeout,
@@ -94,7 +92,6 @@ class PostgresStore:
                 hint="check the server runs and the URL (user, host, database) in the "
                 "`store` setting; the database needs the pgvector extension",
             ) from None
-        self._lock = threading.Lock()
         try:
             with self._tx() as conn:
                 applied = apply_pg_migrations(conn)
@@ -221,11 +218,7 @@ class PostgresStore:
             collection_id = self._lock_collection(conn, collection)
             self._check_model(conn, embedding_model, dimension)
             for item in items:
-                if len(item.chunks) != len(item.vectors):
-                    raise StoreError(
-                        f"{item.source}: {len(item.chunks)} chunks but {len(item.vectors)} vectors",
-                        hint="this is a bug in the caller; please report it",
-                    )
+                check_chunks_match_vectors(item)
                 old = conn.execute(
                     "SELECT id FROM documents WHERE collection_id = %s AND source = %s",
                     (collection_id, item.source)).fetchone()

@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from ..errors import EmbeddingModelMismatchError, StoreError
 from ..sentences import content_words
-from ._common import (check_collection_name, document_info, document_write,
+from ._common import (check_chunks_match_vectors, check_collection_name, document_info, document_write,
                       missing_collections,
                       model_mismatch, now, stored_chunk)
 from .base import CollectionInfo, DocumentInfo, DocumentWrite, ScoredId, StoredChunk
@@ -174,11 +174,7 @@ class SQLiteStore:
             collection_id = self._collection_id(conn, collection)
             self._check_model(conn, embedding_model, dimension)
             for item in items:
-                if len(item.chunks) != len(item.vectors):
-                    raise StoreError(
-                        f"{item.source}: {len(item.chunks)} chunks but {len(item.vectors)} vectors",
-                        hint="this is a bug in the caller; please report it",
-                    )
+                check_chunks_match_vectors(item)
                 old = conn.execute(
                     "SELECT id FROM documents WHERE collection_id = ? AND source = ?",
                     (collection_id, item.source),
