@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 PIP_FLAGS=(-q --disable-pip-version-check)
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
-.venv/bin/python -m pip install "${PIP_FLAGS[@]}" -e '.[dev,pii,postgres,ray]'
+.venv/bin/python -m pip install "${PIP_FLAGS[@]}" -e '.[dev,pii,postgres,ray,server,otlp]'
 .venv/bin/fiable models pull minilm-l6-v2 smollm2-135m minilm-l6-v2-torch
 .venv/bin/python -m pytest "$@"
 

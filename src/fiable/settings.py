@@ -154,6 +154,22 @@ class Settings:
     prompt_dir: str = _setting(
         "", "Folder with prompt templates overriding the built-in ones (empty: built-in)."
     )
+    server_queue: int = _setting(
+        16, "`fiable serve`: questions allowed to wait for the model; beyond, 503 with"
+        " Retry-After.")
+    server_timeout: float = _setting(
+        120.0, "`fiable serve`: seconds a question may wait in the queue before 503.")
+    trace_content: bool = _setting(
+        True, "Traces keep the prompt and the retrieved passages (PII-masked per pii_logs);"
+        " off: timings and ids only.")
+    otlp_endpoint: str = _setting(
+        "", "OpenTelemetry collector to export traces to (OTLP/HTTP, e.g."
+        " http://127.0.0.1:4318/v1/traces; the `otlp` extra); empty: none.")
+    drift_window: int = _setting(
+        100, "`fiable watch` / drift alerts: the last N answers compared with the baseline.")
+    drift_webhook: str = _setting(
+        "", "URL that receives a JSON POST when a drift threshold is crossed; empty: log only.",
+        secret=True)
     log_asks: bool = _setting(
         True, "Store each question, prompt and answer in the workspace (`fiable history`)."
     )

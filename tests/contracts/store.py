@@ -169,3 +169,25 @@ class StoreContract:
         with pytest.raises(Exception):
             store.log_ask({"trace_id": "t1", "question": "again"})
         assert len(store.asks()) == 2
+
+    def test_feedback_is_kept_newest_first_and_found_by_trace(self, store):
+        first = store.save_feedback({"trace_id": "t1", "rating": "up", "comment": None})
+        second = store.save_feedback({"trace_id": "t2", "rating": "down",
+                                      "correction": "It is 27 days."})
+        assert second > first
+        assert [f["id"] for f in store.feedback()] == [second, first]
+        [found] = store.feedback(trace_id="t2")
+        assert found["rating"] == "down" and found["correction"] == "It is 27 days."
+        assert found["created_at"]
+
+    def test_api_keys_store_hashes_and_revocation_sticks(self, store):
+        from fiable.errors import UserError
+
+        store.add_api_key("alice", "h1")
+        with pytest.raises(UserError):
+            store.add_api_key("alice", "h2")
+        assert store.api_key_name("h1") == "alice" and store.api_key_name("nope") is None
+        assert [k["name"] for k in store.api_keys()] == ["alice"]
+        assert "key_hash" not in store.api_keys()[0]
+        assert store.revoke_api_key("alice") and not store.revoke_api_key("alice")
+        assert store.api_key_name("h1") is None

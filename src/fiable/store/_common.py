@@ -10,7 +10,7 @@ from ..errors import EmbeddingModelMismatchError, StoreError, UnknownCollectionE
 from ..chunking import Chunk
 from .base import DocumentInfo, DocumentWrite, StoredChunk
 
-__all__ = ["check_chunks_match_vectors", "check_collection_name", "document_info", "document_write", "missing_collections", "model_mismatch",
+__all__ = ["check_chunks_match_vectors", "check_collection_name", "key_name_taken", "document_info", "document_write", "missing_collections", "model_mismatch",
            "now", "stored_chunk"]
 
 
@@ -97,3 +97,9 @@ def check_chunks_match_vectors(item: DocumentWrite) -> None:
             f"{item.source}: {len(item.chunks)} chunks but {len(item.vectors)} vectors",
             hint="this is a bug in the caller; please report it",
         )
+
+
+def key_name_taken(name: str) -> UserError:
+    return UserError(f"an API key named {name!r} exists already",
+                     hint="choose another name, or revoke that key first "
+                     "(`fiable keys revoke NAME`)")

@@ -101,10 +101,32 @@ def m003_eval_runs(conn: sqlite3.Connection) -> None:
     )
 
 
+def m004_feedback_and_keys(conn: sqlite3.Connection) -> None:
+    _run(
+        conn,
+        """
+        CREATE TABLE feedback (
+            id INTEGER PRIMARY KEY,
+            trace_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            record TEXT NOT NULL
+        );
+        CREATE INDEX feedback_trace ON feedback(trace_id, id);
+        CREATE TABLE api_keys (
+            name TEXT PRIMARY KEY,
+            key_hash TEXT NOT NULL UNIQUE,
+            created_at TEXT NOT NULL,
+            revoked_at TEXT
+        );
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("001_initial", m001_initial),
     ("002_ask_log", m002_ask_log),
     ("003_eval_runs", m003_eval_runs),
+    ("004_feedback_and_keys", m004_feedback_and_keys),
 ]
 
 

@@ -190,10 +190,21 @@ def _binary_index(conn: Any) -> None:
     ensure_vector_index(conn, int(row["value"]) if row else 0)
 
 
+def _feedback_and_keys(conn: Any) -> None:
+    conn.execute("""CREATE TABLE feedback (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        trace_id TEXT NOT NULL, created_at TEXT NOT NULL, record TEXT NOT NULL)""")
+    conn.execute("CREATE INDEX feedback_trace ON feedback(trace_id, id)")
+    conn.execute("""CREATE TABLE api_keys (
+        name TEXT PRIMARY KEY, key_hash TEXT NOT NULL UNIQUE, created_at TEXT NOT NULL,
+        revoked_at TEXT)""")
+
+
 PG_MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("001_initial", _initial),
     ("002_porter_tokens", _porter_tokens),
     ("003_binary_index", _binary_index),
+    ("004_feedback_and_keys", _feedback_and_keys),
 ]
 
 

@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 from ..errors import ConfigError, EmbeddingModelMismatchError, StoreError
 from ..sentences import content_words
-from ._common import (check_chunks_match_vectors, check_collection_name, document_info, document_write,
+from ._common import (check_chunks_match_vectors, check_collection_name, key_name_taken, document_info, document_write,
                       missing_collections,
                       model_mismatch, now, stored_chunk)
 from .base import CollectionInfo, DocumentInfo, DocumentWrite, ScoredId, StoredChunk
@@ -436,6 +436,48 @@ class PostgresStore:
         else:
             rows = self._query("SELECT record FROM asks ORDER BY id DESC LIMIT %s", (limit,))
         return [json.loads(r["record"]) for r in rows]
+
+    # -- feedback and API keys ----------------------------------------------------------
+    def save_feedback(self, record: dict[str, Any]) -> int:
+        """Append one feedback record (``trace_id`` required); return its id."""
+        with self._tx() as conn:
+            row = conn.execute(
+                "INSERT INTO feedback(trace_id, created_at, record) VALUES (%s, %s, %s) "
+                "RETURNING id",
+                (record["trace_id"], record.get("created_at") or now(), json.dumps(record))
+            ).fetchone()
+        return int(row["id"])
+
+    def feedback(self, limit: int = 100, trace_id: str | None = None) -> list[dict[str, Any]]:
+        rows = self._query(
+            "SELECT id, created_at, record FROM feedback WHERE %(t)s::text IS NULL "
+            "OR trace_id = %(t)s ORDER BY id DESC LIMIT %(n)s", {"t": trace_id, "n": limit})
+        return [{**json.loads(r["record"]), "id": r["id"], "created_at": r["created_at"]}
+                for r in rows]
+
+    def add_api_key(self, name: str, key_hash: str) -> None:
+        import psycopg
+
+        try:
+            with self._tx() as conn:
+                conn.execute("INSERT INTO api_keys(name, key_hash, created_at) "
+                             "VALUES (%s, %s, %s)", (name, key_hash, now()))
+        except psycopg.errors.UniqueViolation:
+            raise key_name_taken(name) from None
+
+    def api_keys(self) -> list[dict[str, Any]]:
+        return self._query("SELECT name, created_at, revoked_at FROM api_keys ORDER BY name")
+
+    def api_key_name(self, key_hash: str) -> str | None:
+        rows = self._query("SELECT name FROM api_keys WHERE key_hash = %s "
+                           "AND revoked_at IS NULL", (key_hash,))
+        return rows[0]["name"] if rows else None
+
+    def revoke_api_key(self, name: str) -> bool:
+        with self._tx() as conn:
+            cur = conn.execute("UPDATE api_keys SET revoked_at = %s WHERE name = %s "
+                               "AND revoked_at IS NULL", (now(), name))
+            return cur.rowcount > 0
 
     # -- evaluation runs ----------------------------------------------------------------
     def save_eval_run(self, summary: dict[str, Any], items: list[dict[str, Any]]) -> int:

@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 from ..errors import EmbeddingModelMismatchError, StoreError
 from ..sentences import content_words
-from ._common import (check_chunks_match_vectors, check_collection_name, document_info, document_write,
+from ._common import (check_chunks_match_vectors, check_collection_name, key_name_taken, document_info, document_write,
                       missing_collections,
                       model_mismatch, now, stored_chunk)
 from .base import CollectionInfo, DocumentInfo, DocumentWrite, ScoredId, StoredChunk
@@ -387,6 +387,52 @@ class SQLiteStore:
         else:
             rows = self._query("SELECT record FROM asks ORDER BY id DESC LIMIT ?", (limit,))
         return [json.loads(r["record"]) for r in rows]
+
+    # -- feedback and API keys ----------------------------------------------------------
+    def save_feedback(self, record: dict[str, Any]) -> int:
+        """Append one feedback record (``trace_id`` required); return its id."""
+        with self._write() as conn:
+            cur = conn.execute(
+                "INSERT INTO feedback(trace_id, created_at, record) VALUES (?, ?, ?)",
+                (record["trace_id"], record.get("created_at") or now(), json.dumps(record)))
+            return int(cur.lastrowid or 0)
+
+    def feedback(self, limit: int = 100, trace_id: str | None = None) -> list[dict[str, Any]]:
+        """Feedback records (with ``id`` and ``created_at``), newest first."""
+        sql = "SELECT id, created_at, record FROM feedback"
+        params: list[Any] = []
+        if trace_id is not None:
+            sql += " WHERE trace_id = ?"
+            params.append(trace_id)
+        rows = self._query(sql + " ORDER BY id DESC LIMIT ?", (*params, limit))
+        return [{**json.loads(r["record"]), "id": r["id"], "created_at": r["created_at"]}
+                for r in rows]
+
+    def add_api_key(self, name: str, key_hash: str) -> None:
+        """Record a key's hash under ``name`` (UserError if the name is taken)."""
+        try:
+            with self._write() as conn:
+                conn.execute("INSERT INTO api_keys(name, key_hash, created_at) VALUES (?, ?, ?)",
+                             (name, key_hash, now()))
+        except sqlite3.IntegrityError:
+            raise key_name_taken(name) from None
+
+    def api_keys(self) -> list[dict[str, Any]]:
+        """Every key's name, creation and revocation time (never the hash)."""
+        rows = self._query("SELECT name, created_at, revoked_at FROM api_keys ORDER BY name")
+        return [dict(r) for r in rows]
+
+    def api_key_name(self, key_hash: str) -> str | None:
+        """The name of the live (not revoked) key with this hash, or None."""
+        rows = self._query("SELECT name FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+                           (key_hash,))
+        return rows[0]["name"] if rows else None
+
+    def revoke_api_key(self, name: str) -> bool:
+        with self._write() as conn:
+            cur = conn.execute("UPDATE api_keys SET revoked_at = ? WHERE name = ? "
+                               "AND revoked_at IS NULL", (now(), name))
+            return cur.rowcount > 0
 
     # -- evaluation runs ----------------------------------------------------------------
     def save_eval_run(self, summary: dict[str, Any], items: list[dict[str, Any]]) -> int:
