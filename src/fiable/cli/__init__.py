@@ -14,6 +14,7 @@ from .admin import doctor, models, reindex, settings_cmd
 from .documents import collections, documents, ingest, init
 from .evaluate import eval_group
 from .questions import ask, chat, history
+from .serve import keys, serve
 from .store import store_group
 
 __all__ = ["cli", "main"]
@@ -38,7 +39,7 @@ def cli(ctx: click.Context, workspace: str | None, sets: tuple[str, ...], verbos
 
 
 for command in (init, ingest, collections, documents, ask, chat, history, eval_group, models,
-                doctor, settings_cmd, reindex, store_group):
+                doctor, settings_cmd, reindex, store_group, serve, keys):
     cli.add_command(command)
 
 

@@ -1,0 +1,146 @@
+"""OpenAI-compatible endpoints: ``GET /v1/models`` and ``POST /v1/chat/completions``.
+
+Models name what to search: ``fiable`` (every collection) or ``fiable/<collection>``. The
+question is the last user message (earlier turns are not used: each answer stands on its
+own sources). Citations, per-sentence support and the AI notice travel in an extra
+``fiable`` field of the response (and of the last stream chunk), which OpenAI clients keep
+as an extra attribute, so the official client works unchanged.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any, AsyncIterator
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..answer import Answer, Done, Token
+from ..errors import FiableError
+from .app import ServerState, answer_events, first_event, principal, sse
+from .errors import ApiError, error_body, status_for
+
+__all__ = ["add_openai_routes"]
+
+MODEL = "fiable"
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str
+    content: str | list[dict[str, Any]] | None = None
+
+
+class ChatBody(BaseModel):
+    model_config = ConfigDict(extra="allow")  # temperature, max_tokens...: accepted, unused
+    model: str = Field(MODEL, description="`fiable` or `fiable/<collection>`.")
+    messages: list[ChatMessage] = Field(..., min_length=1)
+    stream: bool = False
+
+
+def _text(content: str | list[dict[str, Any]] | None) -> str:
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if p.get("type") == "text")
+    return content or ""
+
+
+def _extra(answer: Answer) -> dict[str, Any]:
+    return {"trace_id": answer.trace_id, "abstained": answer.abstained,
+            "abstain_reason": answer.abstain_reason, "support": answer.support,
+            "notice": answer.notice, "generator_model": answer.generator_model,
+            "cited_sources": [s.number for s in answer.cited_sources],
+            "sentences": [dataclasses.asdict(s) for s in answer.sentences],
+            "sources": [dataclasses.asdict(s) for s in answer.sources]}
+
+
+def _usage(answer: Answer) -> dict[str, int]:
+    usage = answer.usage or {}
+    prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
+    return {"prompt_tokens": prompt, "completion_tokens": completion,
+            "total_tokens": prompt + completion}
+
+
+def add_openai_routes(app: FastAPI, state: ServerState) -> None:
+    workspace = state.workspace
+
+    def collections_for(model: str) -> list[str] | None:
+        if model == MODEL:
+            return None
+        prefix = MODEL + "/"
+        name = model[len(prefix):] if model.startswith(prefix) else None
+        known = {c.name for c in workspace.store.collections()}
+        if name is None or name not in known:
+            listing = ", ".join([MODEL] + [prefix + n for n in sorted(known)])
+            raise ApiError(404, "unknown_model", f"unknown model {model!r}",
+                           hint=f"models here: {listing} (GET /v1/models)")
+        return [name]
+
+    @app.get("/v1/models", tags=["openai"])
+    async def models(who: str = Depends(principal)) -> dict[str, Any]:
+        """``fiable`` (all collections) and ``fiable/<collection>`` for each collection."""
+        created = int(time.time())
+        names = [MODEL] + [f"{MODEL}/{c.name}" for c in workspace.store.collections()]
+        return {"object": "list", "data": [
+            {"id": n, "object": "model", "created": created, "owned_by": "fiable"}
+            for n in names]}
+
+    @app.post("/v1/chat/completions", tags=["openai"])
+    async def chat(body: ChatBody, request: Request,
+                   who: str = Depends(principal)) -> Response:
+        """An answer from the documents, in OpenAI's chat completion format."""
+        collections = collections_for(body.model)
+        users = [m for m in body.messages if m.role == "user"]
+        question = _text(users[-1].content).strip() if users else ""
+        if not question:
+            raise ApiError(400, "no_question", "no user message with text to answer",
+                           hint='send messages: [{"role": "user", "content": "..."}]')
+        events = answer_events(state, request, question, collections, None)
+        created = int(time.time())
+        if not body.stream:
+            async for event in events:
+                if isinstance(event, Done):
+                    a = event.answer
+                    return JSONResponse({
+                        "id": f"chatcmpl-{a.trace_id}", "object": "chat.completion",
+                        "created": created, "model": body.model,
+                        "choices": [{"index": 0, "finish_reason": "stop",
+                                     "message": {"role": "assistant", "content": a.text}}],
+                        "usage": _usage(a), "fiable": _extra(a)})
+            raise ApiError(500, "internal_error", "the pipeline ended without an answer")
+        started = await first_event(events)
+
+        def chunk(delta: dict[str, Any], finish: str | None = None,
+                  **extra: Any) -> dict[str, Any]:
+            return {"id": "chatcmpl-stream", "object": "chat.completion.chunk",
+                    "created": created, "model": body.model,
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+
+        async def stream() -> AsyncIterator[bytes]:
+            async def all_events() -> AsyncIterator[Any]:
+                for event in started:
+                    yield event
+                async for event in events:
+                    yield event
+
+            yield sse(None, chunk({"role": "assistant", "content": ""}))
+            streamed = ""
+            try:
+                async for event in all_events():
+                    if isinstance(event, Token):
+                        streamed += event.text
+                        yield sse(None, chunk({"content": event.text}))
+                    elif isinstance(event, Done):
+                        a = event.answer
+                        # the final text can differ from the raw tokens (markers placed,
+                        # an abstention): send the difference, then the sources
+                        if not streamed:
+                            yield sse(None, chunk({"content": a.text}))
+                        yield sse(None, chunk({}, "stop", usage=_usage(a), fiable=_extra(a)))
+            except FiableError as exc:
+                yield sse(None, error_body(status_for(exc), exc.code, exc.message, exc.hint))
+            yield b"data: [DONE]\n\n"
+
+        return StreamingResponse(stream(), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-cache"})
