@@ -276,3 +276,68 @@ def test_postgres_local_prints_the_url_of_the_server_in_that_folder(pg_server, p
     code, out, err = run_cli(capsys, "store", "postgres-local", str(pg_data_dir))
     assert code == 0, err
     assert out.strip() == pg_server  # the running server is found, not a second one started
+
+
+def test_two_fiable_serve_replicas_on_one_database(pg_database, tmp_path):
+    """Two `fiable serve` processes on one PostgreSQL: questions and feedback sent to both
+    at the same time are all recorded, and each replica sees the other's records."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    from tests.helpers import copy_handbook, fake_workspace
+
+    with fake_workspace(tmp_path / "seed", store=pg_database) as ws:
+        ws.ingest([copy_handbook(tmp_path)], collection="hr")
+    env = {**os.environ, "FIABLE_STORE": pg_database, "FIABLE_EMBEDDER": "hashing",
+           "FIABLE_GENERATOR": "fake", "FIABLE_MIN_RELEVANCE": "0.05"}
+    urls, procs = [], []
+    for name in ("a", "b"):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "fiable.toml").write_text("# replica\n")
+        procs.append(subprocess.Popen(
+            [sys.executable, "-m", "fiable", "-w", str(tmp_path / name), "serve", "--port",
+             str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
+        urls.append(f"http://127.0.0.1:{port}")
+    try:
+        for url in urls:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, "replica did not start"
+                time.sleep(0.2)
+
+        def ask_and_rate(i: int) -> str:
+            url = urls[i % 2]
+            r = httpx.post(f"{url}/v1/ask", json={"question": f"How many days of annual "
+                                                  f"leave? ({i})"}, timeout=60)
+            assert r.status_code == 200, r.text
+            trace = r.json()["trace_id"]
+            other = urls[(i + 1) % 2]  # the feedback goes to the other replica
+            f = httpx.post(f"{other}/v1/feedback", json={"trace_id": trace, "rating": "up"},
+                           timeout=60)
+            assert f.status_code == 201, f.text
+            return trace
+
+        with ThreadPoolExecutor(8) as pool:
+            traces = list(pool.map(ask_and_rate, range(24)))
+    finally:
+        for p in procs:
+            p.terminate()
+            p.wait(30)
+    store = PostgresStore(pg_database)
+    assert {r["trace_id"] for r in store.asks(limit=100)} == set(traces)
+    assert sorted(f["trace_id"] for f in store.feedback(limit=100)) == sorted(traces)
+    store.close()
