@@ -38,7 +38,7 @@ __all__ = ["ServerState", "create_app"]
 logger = logging.getLogger(__name__)
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
-_OPEN_PATHS = ("/healthz", "/readyz", "/metrics", "/docs", "/openapi.json", "/static/")
+_DISCONNECT_CHECK_S = 0.1  # how often a stream looks for a client gone (a few tokens)
 
 
 @dataclasses.dataclass
@@ -109,10 +109,14 @@ async def answer_events(state: ServerState, request: Request, question: str,
             try:
                 events = stream_in_thread(lambda: ws.ask_stream(
                     question, collections=collections, top_k=top_k))
+                checked = time.perf_counter()
                 async for event in events:
                     if isinstance(event, Done):
                         state.metrics.observe_answer(event.answer)
                     yield event
+                    if time.perf_counter() - checked < _DISCONNECT_CHECK_S:
+                        continue
+                    checked = time.perf_counter()
                     if await request.is_disconnected():
                         state.metrics.disconnects.inc()
                         logger.info("client disconnected: generation cancelled")
