@@ -104,3 +104,57 @@ def test_openai_compatible_backend_through_the_workspace(tmp_path, llama_server,
     record = ws.history(trace_id=answer.trace_id)[0]
     assert SERVER_KEY not in json.dumps(record)
     ws.close()
+
+
+def test_server_stream_disconnect_cancels_the_real_generation(tmp_path, smollm2_gguf,
+                                                              minilm_onnx):
+    """A client that leaves mid-stream frees the model at once: the llama.cpp generation
+    stops instead of running to max_answer_tokens."""
+    import socket
+    import threading
+    import time
+
+    import httpx
+    import uvicorn
+
+    from fiable.server import create_app
+
+    ws = Workspace.open(tmp_path / "ws", create=True, generator=str(smollm2_gguf),
+                        embedder="minilm-l6-v2", max_answer_tokens=400, min_relevance=0.0,
+                        model_dir=str(minilm_onnx.parent.parent), context_size=2048,
+                        verify="off")
+    ws.ingest([copy_handbook(tmp_path)], collection="hr")
+    app = create_app(ws, auth=False)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.02)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        question = {"question": "Describe every leave policy in detail, at length.",
+                    "stream": True}
+        with httpx.stream("POST", f"{url}/v1/ask", json=question, timeout=60) as r:
+            for line in r.iter_lines():
+                if line.startswith("event: token"):
+                    break  # leave after the first token
+        state = app.state.fiable
+        deadline = time.monotonic() + 5
+        while state.gate.running and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert state.gate.running == 0, "generation still running after the client left"
+        assert ws.history() == []  # cut before its end: no answer was completed and logged
+        metrics = httpx.get(f"{url}/metrics").text
+        assert "fiable_client_disconnects_total 1.0" in metrics
+        # the model is free: the next question is answered
+        answer = httpx.post(f"{url}/v1/ask", json={"question": "How many days of annual "
+                                                   "leave?"}, timeout=120)
+        assert answer.status_code == 200
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        ws.close()

@@ -122,6 +122,10 @@ async def answer_events(state: ServerState, request: Request, question: str,
                         logger.info("client disconnected: generation cancelled")
                         await events.aclose()
                         return
+            except (asyncio.CancelledError, GeneratorExit):
+                # the response was cancelled (client gone): the bridge stops the pipeline
+                state.metrics.disconnects.inc()
+                raise
             finally:
                 state.metrics.generating.dec()
     except QueueFull as exc:
