@@ -8,6 +8,11 @@
 # Extra arguments go to both pytest runs (e.g. -q, -x).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The web UI tests (tests/test_web.py) drive Debian's chromium through its chromedriver.
+if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO=sudo
+    $SUDO apt-get update -qq && $SUDO apt-get install -y -qq chromium chromium-driver
+fi
 PY=${PYTHON:-python3}
 PIP_FLAGS=(-q --disable-pip-version-check)
 [ -x .venv/bin/python ] || "$PY" -m venv .venv

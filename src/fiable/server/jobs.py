@@ -80,7 +80,8 @@ class IngestJobs:
         try:
             report = self.workspace.ingest(job.files, collection=job.collection,
                                            progress=progress)
-            job.report = dataclasses.asdict(report)
+            job.report = _without_server_paths(dataclasses.asdict(report),
+                                               str(Path(job.files[0]).parent) + "/")
             job.status = "done"
         except FiableError as exc:
             job.error = {"code": exc.code, "message": exc.message, "hint": exc.hint}
@@ -95,3 +96,14 @@ class IngestJobs:
     def wait(self) -> None:
         """Finish queued and running jobs (graceful shutdown)."""
         self._pool.shutdown(wait=True)
+
+
+def _without_server_paths(value: Any, folder: str) -> Any:
+    """The report as the uploader sees it: file names, not this server's upload folder."""
+    if isinstance(value, str):
+        return value.replace(folder, "")
+    if isinstance(value, dict):
+        return {k: _without_server_paths(v, folder) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_server_paths(v, folder) for v in value]
+    return value
