@@ -124,10 +124,13 @@ class Retrieved:
 @dataclass(frozen=True, slots=True)
 class Done:
     """The final answer, with the exact chat messages sent to the model (empty when it
-    abstained before generation)."""
+    abstained before generation) and the request's trace: its span tree and the passages
+    retrieved, ids and scores only (see :mod:`fiable.observability.tracing`; empty when the
+    pipeline that made it records none)."""
 
     answer: Answer
     messages: tuple[dict[str, str], ...] = ()
+    trace: dict[str, Any] = field(default_factory=dict)
 
 
 AskEvent = Token | Retrieved | Done

@@ -1,4 +1,5 @@
-"""The ask pipeline, top to bottom: guard, retrieve, prompt, generate, cite, verify.
+"""The ask pipeline, top to bottom: guard, retrieve, screen, prompt, generate, cite, verify,
+policy (each stage a span of the request's trace).
 
 ``ask_events`` is a generator of :data:`fiable.answer.AskEvent`: a ``Retrieved`` event,
 the streamed ``Token`` events, then one ``Done`` carrying the final :class:`Answer`.
@@ -13,7 +14,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Callable, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from .answer import NOT_IN_DOCUMENTS, Answer, AnswerSentence, AskEvent, Done, Retrieved, Source, Token
 from .chunking import embedding_text
@@ -21,7 +22,8 @@ from .citations import ABSTAIN_PATTERN, cite_sentences
 from .embedders.base import Embedder
 from .errors import InputTooLargeError, UserError
 from .generators.base import ChatMessage, GenerationOptions, Generator
-from .retrieval import Hit, hybrid_search
+from .observability.tracing import Span, Tracer
+from .retrieval import Hit, SearchResult, hybrid_search
 from .settings import Settings
 from .store.base import Store
 from .templates import load_prompt
@@ -141,6 +143,43 @@ def build_messages(
     return messages, len(blocks), version
 
 
+def _retrieval_spans(tracer: Tracer, parent: Span, result: SearchResult, fusion: str) -> None:
+    """The search's stages as children of ``retrieve``, laid end to end from its start
+    (``hybrid_search`` measures their durations)."""
+    t = parent.start
+    stages = (("embed_query", "embed_query", {}),
+              ("lexical", "lexical", {"ranked": sum(h.lexical_rank is not None for h in result.hits)}),
+              ("dense", "dense", {"ranked": sum(h.dense_rank is not None for h in result.hits),
+                                  "best_similarity": round(result.best_dense, 4)}),
+              ("fuse", "fuse_fetch", {"method": fusion, "hits": len(result.hits)}))
+    for name, key, attributes in stages:
+        seconds = result.timings.get(key)
+        if seconds is None:
+            continue
+        end = min(t + seconds, parent.end if parent.end is not None else t + seconds)
+        tracer.add(name, t, end, parent=parent, **attributes)
+        t = end
+
+
+def _passages(hits: Sequence[Hit], kept: Sequence[Hit], fenced: set[int],
+              numbers: dict[int, int]) -> list[dict[str, Any]]:
+    """Every retrieved passage with its scores and what became of it: ``prompt`` (shown to
+    the model as passage ``number``), ``quarantined`` or ``unused``. Ids and hashes only."""
+    kept_ids = {h.chunk.id for h in kept}
+    out = []
+    for hit in hits:
+        c = hit.chunk
+        status = ("prompt" if c.id in numbers else
+                  "unused" if c.id in kept_ids else "quarantined")
+        out.append({"chunk_id": c.id, "document_id": c.document_id, "collection": c.collection,
+                    "source": c.source, "heading_path": list(c.heading_path),
+                    "content_hash": c.content_hash, "number": numbers.get(c.id),
+                    "status": status, "fenced": c.id in fenced, "score": round(hit.score, 6),
+                    "lexical_rank": hit.lexical_rank, "dense_rank": hit.dense_rank,
+                    "dense_score": None if hit.dense_score is None else round(hit.dense_score, 4)})
+    return out
+
+
 def ask_events(
     request: AskRequest,
     *,
@@ -150,38 +189,67 @@ def ask_events(
     settings: Settings,
 ) -> Iterator[AskEvent]:
     """Answer ``request`` (see module docstring). ``generator_factory()`` gives the
-    Generator; it is called only when the model is needed."""
+    Generator; it is called only when the model is needed. The ``Done`` event carries the
+    request's span tree (:mod:`fiable.observability.tracing`)."""
     started = time.perf_counter()
     trace_id = uuid.uuid4().hex
     created_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    question = _check_question(request.question, settings)
-    if request.collections is not None:
-        store.require_collections(request.collections)
+    tracer = Tracer(trace_id, "ask", started=started)
+    with tracer.span("guard") as guard:
+        question = _check_question(request.question, settings)
+        if request.collections is not None:
+            store.require_collections(request.collections)
+        screening: list[dict[str, str]] = []
+        if settings.injection != "off":
+            screening += [{"where": "question", "kind": f.kind, "text": f.text, "action": "recorded"}
+                          for f in screen(question)]
+        guard.set(question_chars=len(question), max_question_chars=settings.max_question_chars,
+                  injection=settings.injection, findings=len(screening),
+                  kinds=sorted({f["kind"] for f in screening}))
     top_k = request.top_k or settings.top_k
+    tracer.root.set(top_k=top_k, collections=list(request.collections or ()) or None,
+                    embedder=embedder.model_id)
+    # route: the experts router (a later issue) records its choice here, as a `route` span
+    # between guard and retrieve: `with tracer.span("route", ...)`.
 
-    screening: list[dict[str, str]] = []
-    if settings.injection != "off":
-        screening += [{"where": "question", "kind": f.kind, "text": f.text, "action": "recorded"}
-                      for f in screen(question)]
     spare = _QUARANTINE_SPARE if settings.injection == "quarantine" else 0
-    result = hybrid_search(
-        store, embedder, question, k=top_k + spare, collections=request.collections,
-        fusion=settings.fusion,  # type: ignore[arg-type]
-        rrf_k=settings.rrf_k, dense_weight=settings.dense_weight, candidates=settings.candidates,
-    )
-    hits, flagged = _screen_hits(result.hits, settings.injection, screening)
-    hits = hits[:top_k]
+    with tracer.span("retrieve", k=top_k + spare, fusion=settings.fusion,
+                     candidates=settings.candidates) as retrieve:
+        result = hybrid_search(
+            store, embedder, question, k=top_k + spare, collections=request.collections,
+            fusion=settings.fusion,  # type: ignore[arg-type]
+            rrf_k=settings.rrf_k, dense_weight=settings.dense_weight, candidates=settings.candidates,
+        )
+        retrieve.set(hits=len(result.hits), best_similarity=round(result.best_dense, 4))
+    _retrieval_spans(tracer, retrieve, result, settings.fusion)
+    with tracer.span("screen", policy=settings.injection) as screened:
+        kept, flagged = _screen_hits(result.hits, settings.injection, screening)
+        hits = kept[:top_k]
+        screened.set(screened=len(result.hits) if settings.injection != "off" else 0,
+                     quarantined=len(result.hits) - len(kept), fenced=len(flagged),
+                     kept=len(hits))
     if screening:
         logger.warning("prompt injection screening", extra={  # kinds and places, not the text
             "trace_id": trace_id,
             "findings": [(f["where"], f["kind"], f.get("source", ""), f["action"]) for f in screening]})
     timings = {"retrieve": time.perf_counter() - started, **result.timings}
     sent: list[dict[str, str]] = []
+    numbers: dict[int, int] = {}  # chunk id -> passage number in the prompt
 
     def finish(text: str, sentences: list[AnswerSentence], sources: Sequence[Source],
                abstain_reason: str | None, model: str | None, version: str | None,
-               usage: dict[str, int], support: float | None = None) -> Done:
-        timings["total"] = time.perf_counter() - started
+               usage: dict[str, int], support: float | None = None, *,
+               decision: str) -> Done:
+        ended = time.perf_counter()
+        timings["total"] = ended - started
+        tracer.add("policy", tracer.last_end(), ended, decision=decision, reason=abstain_reason,
+                   verify=settings.verify, support=support,
+                   support_threshold=(settings.support_threshold
+                                      if settings.verify == "abstain" else None),
+                   best_similarity=round(result.best_dense, 4),
+                   min_relevance=settings.min_relevance)
+        trace = tracer.finish(at=ended, decision=decision)
+        trace["passages"] = _passages(result.hits, kept, flagged, numbers)
         return Done(Answer(
             question=question, text=text, sentences=tuple(sentences), sources=tuple(sources),
             abstained=abstain_reason is not None, abstain_reason=abstain_reason,
@@ -190,14 +258,14 @@ def ask_events(
             timings={k: round(v, 4) for k, v in timings.items()}, usage=usage,
             support=support, verification=None if settings.verify == "off" else settings.verify,
             screening=tuple(screening), relevance=round(result.best_dense, 4),
-        ), tuple(sent))
+        ), tuple(sent), trace)
 
     if any(f["where"] == "question" and f["kind"] == "reveal" for f in screening):
         sources = [_source(i, h) for i, h in enumerate(hits[:3], start=1)]
         yield Retrieved(tuple(sources))
         yield finish(NOT_IN_DOCUMENTS, [AnswerSentence(NOT_IN_DOCUMENTS, (), "none", 0.0)],
                      sources, "the question asks for the assistant's instructions, which are "
-                     "not documents", None, None, {})
+                     "not documents", None, None, {}, decision="abstained-before")
         return
     if not hits or result.best_dense < settings.min_relevance:
         sources = [_source(i, h) for i, h in enumerate(hits[:3], start=1)]
@@ -207,14 +275,19 @@ def ask_events(
         logger.info("abstained before generation", extra={"trace_id": trace_id, "reason": reason})
         yield Retrieved(tuple(sources))
         yield finish(NOT_IN_DOCUMENTS, [AnswerSentence(NOT_IN_DOCUMENTS, (), "none", 0.0)],
-                     sources, reason, None, None, {})
+                     sources, reason, None, None, {}, decision="abstained-before")
         return
 
-    generator: Generator = generator_factory()
-    budget = generator.context_size - settings.max_answer_tokens - 64
-    messages, n_used, version = build_messages(question, hits, settings,
-                                               budget_tokens=budget, fenced=flagged)
-    sent.extend({"role": m.role, "content": m.content} for m in messages)
+    with tracer.span("prompt") as prompt:
+        generator: Generator = generator_factory()
+        budget = generator.context_size - settings.max_answer_tokens - 64
+        messages, n_used, version = build_messages(question, hits, settings,
+                                                   budget_tokens=budget, fenced=flagged)
+        sent.extend({"role": m.role, "content": m.content} for m in messages)
+        numbers.update({h.chunk.id: i for i, h in enumerate(hits[:n_used], start=1)})
+        prompt.set(model=generator.model_id, prompt_version=version, budget_tokens=budget,
+                   passages=n_used, left_out=len(hits) - n_used,
+                   chars=sum(len(m.content) for m in messages))
     sources = [_source(i, h) for i, h in enumerate(hits[:n_used], start=1)]
     yield Retrieved(tuple(sources))
 
@@ -228,7 +301,8 @@ def ask_events(
             first_token = time.perf_counter() - t_gen
         pieces.append(piece)
         yield Token(piece)
-    timings["generate"] = time.perf_counter() - t_gen
+    t_gen_end = time.perf_counter()
+    timings["generate"] = t_gen_end - t_gen
     if first_token is not None:
         timings["first_token"] = first_token
     usage: dict[str, int] = {}
@@ -237,6 +311,14 @@ def ask_events(
                  "completion_tokens": generator.last_usage.completion_tokens}
         if timings["generate"] > 0:
             timings["tokens_per_second"] = usage["completion_tokens"] / timings["generate"]
+    tracer.add("generate", t_gen, t_gen_end, model=generator.model_id,
+               prompt_tokens=usage.get("prompt_tokens"),
+               completion_tokens=usage.get("completion_tokens"),
+               tokens_per_second=(round(timings["tokens_per_second"], 2)
+                                  if "tokens_per_second" in timings else None),
+               first_token_ms=None if first_token is None else round(first_token * 1000, 3),
+               pieces=len(pieces), max_tokens=settings.max_answer_tokens,
+               temperature=settings.temperature)
 
     t_cite = time.perf_counter()
     raw = "".join(pieces).strip()
@@ -248,32 +330,46 @@ def ask_events(
         embed=lambda texts: embedder.embed_documents(texts),
         passage_vectors=lambda: embedder.embed_documents(contexts),
     )
-    timings["cite"] = time.perf_counter() - t_cite
+    t_cite_end = time.perf_counter()
+    timings["cite"] = t_cite_end - t_cite
+    tracer.add("cite", t_cite, t_cite_end, sentences=len(cited),
+               cited=sum(1 for c in cited if c.citations), methods=[c.method for c in cited])
     sentences = [AnswerSentence(c.text, c.citations, c.method, c.evidence) for c in cited]
     if not sentences or (ABSTAIN_PATTERN.match(sentences[0].text) and len(sentences) <= 2):
         yield finish(NOT_IN_DOCUMENTS, [AnswerSentence(NOT_IN_DOCUMENTS, (), "none", 0.0)],
                      sources, "the model found no answer in the passages",
-                     generator.model_id, version, usage)
+                     generator.model_id, version, usage, decision="abstained-after")
         return
     support: float | None = None
     if settings.verify != "off":
         t_verify = time.perf_counter()
         sentences, support = verify_sentences(question, sentences, contexts, embedder=embedder,
                                               generator=generator, settings=settings)
-        timings["verify"] = time.perf_counter() - t_verify
+        t_verify_end = time.perf_counter()
+        timings["verify"] = t_verify_end - t_verify
+        labels = [s.label for s in sentences]
+        tracer.add("verify", t_verify, t_verify_end, mode=settings.verify,
+                   judge=settings.verify_judge, support=support,
+                   sentences=len(sentences), supported=labels.count("supported"),
+                   partly=labels.count("partly"), unsupported=labels.count("unsupported"),
+                   scores=[s.support for s in sentences],
+                   checked_by=[s.checks.get("method") for s in sentences])
         if settings.verify == "abstain" and support < settings.support_threshold:
             reason = (f"answer support {support:.2f} < support_threshold "
                       f"{settings.support_threshold:.2f}")
             logger.info("abstained after verification", extra={"trace_id": trace_id,
                                                                 "reason": reason})
             yield finish(NOT_IN_DOCUMENTS, [AnswerSentence(NOT_IN_DOCUMENTS, (), "none", 0.0)],
-                         sources, reason, generator.model_id, version, usage, support)
+                         sources, reason, generator.model_id, version, usage, support,
+                         decision="abstained-after")
             return
     text = " ".join(
         s.text + ("" if not s.citations else " " + "".join(f"[{n}]" for n in s.citations))
         for s in sentences
     )
-    yield finish(text, sentences, sources, None, generator.model_id, version, usage, support)
+    flagged_answer = any(s.label == "unsupported" for s in sentences)
+    yield finish(text, sentences, sources, None, generator.model_id, version, usage, support,
+                 decision="flagged" if flagged_answer else "answered")
 
 
 def verify_sentences(

@@ -53,6 +53,8 @@ class Workspace:
         self._generator = generator
         self._owns_generator = generator is None
         self._pii: Any = None
+        self._otlp: Any = None  # fiable.observability.otlp.OtlpExporter, when otlp_endpoint is set
+        self._drift: Any = None  # fiable.observability.drift.DriftWatch, built on first log
         self._lock = threading.Lock()
 
     # -- opening ------------------------------------------------------------------------
@@ -103,6 +105,10 @@ class Workspace:
                    collection_settings=_per_collection(directory, settings))
 
     def close(self) -> None:
+        """Flush exported traces, release the model and the store."""
+        if self._otlp is not None:
+            self._otlp.close()
+            self._otlp = None
         if self._owns_generator and self._generator is not None:
             close = getattr(self._generator, "close", None)
             if callable(close):
@@ -155,6 +161,34 @@ class Workspace:
 
                 self._pii = make_pii_detector(self.settings)
             return self._pii
+
+    @property
+    def otlp_exporter(self) -> Any:
+        """The :class:`fiable.observability.otlp.OtlpExporter` for ``otlp_endpoint`` (built
+        once; None when the setting is empty). ConfigError without the ``otlp`` extra."""
+        if not self.settings.otlp_endpoint:
+            return None
+        with self._lock:
+            if self._otlp is None:
+                from .observability.otlp import OtlpExporter
+
+                self._otlp = OtlpExporter(self.settings.otlp_endpoint)
+            return self._otlp
+
+    def drift(self, **options: Any) -> Any:
+        """The drift state now (:func:`fiable.observability.drift.drift_state`: the last
+        ``drift_window`` answers against the baseline; ``options`` are its keywords)."""
+        from .observability.drift import drift_state
+
+        return drift_state(self.store, self.settings, **options)
+
+    def _drift_watch(self) -> Any:
+        with self._lock:
+            if self._drift is None:
+                from .observability.drift import DriftWatch
+
+                self._drift = DriftWatch(self.store, self.settings)
+            return self._drift
 
     def _pii_for(self, settings: Settings) -> Any:
         return self.pii_detector if settings.pii != "keep" else None
@@ -238,10 +272,14 @@ class Workspace:
         overrides: Mapping[str, Any] | None = None,
     ) -> Iterator[AskEvent]:
         """Answer ``question`` as a stream of events: ``Retrieved``, ``Token``..., ``Done``.
-        ``overrides`` change settings for this question only (e.g. ``{"verify": "off"}``)."""
+        ``overrides`` change settings for this question only (e.g. ``{"verify": "off"}``).
+
+        With ``log_asks`` the request is stored (:meth:`history`, ``fiable traces``) with its
+        trace, and the drift watch counts it; with ``otlp_endpoint`` the trace is exported."""
         settings = self.settings_for(collections)
         if overrides:
             settings = settings.replace(**overrides)
+        exporter = self.otlp_exporter  # a missing extra fails here, before any work
         if settings.pii != "keep":
             from .trust.pii import apply_policy
 
@@ -251,18 +289,34 @@ class Workspace:
             generator_factory=lambda: self.generator, settings=settings,
         )
         for event in events:
-            if isinstance(event, Done) and settings.log_asks:
-                record = {
-                    "trace_id": event.answer.trace_id,
-                    "question": event.answer.question,
-                    "answer": event.answer.to_dict(),
-                    "messages": list(event.messages),
-                    "settings": settings.redacted(),
-                }
-                if settings.pii_logs == "mask":
-                    record = _masked(record, self.pii_detector)
-                self.store.log_ask(record)
+            if isinstance(event, Done):
+                if exporter is not None and event.trace:
+                    exporter.export(event.trace)
+                if settings.log_asks:
+                    self.store.log_ask(self._ask_record(event, settings))
+                    self._drift_watch().observe()
             yield event
+
+    def _ask_record(self, done: Done, settings: Settings) -> dict[str, Any]:
+        """The ask-log record of one request: question, answer, exact prompt, settings and
+        trace (spans and passages, ids and scores). Without ``trace_content`` it keeps no
+        prompt nor passage text; with ``pii_logs = "mask"`` personal data is masked."""
+        trace = done.trace
+        record: dict[str, Any] = {
+            "trace_id": done.answer.trace_id,
+            "question": done.answer.question,
+            "answer": done.answer.to_dict(),
+            "messages": list(done.messages),
+            "settings": settings.redacted(),
+            "trace": {"started_at": trace.get("started_at"), "spans": trace.get("spans", []),
+                      "passages": trace.get("passages", []),
+                      "content": settings.trace_content},
+        }
+        if not settings.trace_content:
+            record = _without_content(record)
+        if settings.pii_logs == "mask":
+            record = _masked(record, self.pii_detector)
+        return record
 
     def ask(
         self,
@@ -292,9 +346,21 @@ def _per_collection(directory: Path, overrides: Mapping[str, Any]) -> dict[str, 
 
 # Not masked in the ask log: identifiers and settings, and the sources' snippets, which are
 # document text (the `pii` setting governs documents at ingest) repeated from the prompt.
+# The trace holds no content either: timings, counts, scores, ids and hashes.
 _TECHNICAL_KEYS = frozenset({"trace_id", "content_hash", "created_at", "prompt_version",
                              "embedder_model", "generator_model", "settings", "timings", "usage",
-                             "sources", "cited_sources", "checks"})
+                             "sources", "cited_sources", "checks", "trace"})
+
+
+def _without_content(record: dict[str, Any]) -> dict[str, Any]:
+    """``record`` without the prompt and passage text (``trace_content = false``): the
+    sources keep their ids, hashes, offsets and scores; screening findings in passages keep
+    their kind and place, not the text."""
+    answer = dict(record["answer"])
+    answer["sources"] = [{**s, "snippet": ""} for s in answer.get("sources", [])]
+    answer["screening"] = [{**f, "text": ""} if f.get("where") == "passage" else f
+                           for f in answer.get("screening", [])]
+    return {**record, "answer": answer, "messages": []}
 
 
 def _masked(value: Any, detector: Any) -> Any:

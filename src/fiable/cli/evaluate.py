@@ -261,7 +261,8 @@ def plot_cmd(ctx: click.Context, out: str, dataset: str | None, metrics: tuple[s
     from ..evaluation import history_html
 
     with open_workspace(ctx) as ws:
-        runs = [r for r in ws.store.eval_runs(limit=1000, dataset=dataset) if r["kind"] != "sweep"]
+        runs = [r for r in ws.store.eval_runs(limit=1000, dataset=dataset)
+                if r["kind"] not in ("sweep", "drift")]
     _write(out, history_html(runs, list(metrics) or None))
 
 
