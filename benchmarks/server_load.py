@@ -116,9 +116,10 @@ async def load(url: str, clients: int, per_client: int, questions: list[str],
                 statuses["transport error"] += 1
                 unexpected.append(repr(exc))
                 continue
-            latencies.append((time.perf_counter() - t) * 1000)
+            elapsed = (time.perf_counter() - t) * 1000
             statuses[str(r.status_code)] += 1
             if r.status_code == 200:
+                latencies.append(elapsed)
                 trace = r.json()["trace_id"]
                 answered.append(trace)
                 f = await client.post("/v1/feedback", json={"trace_id": trace,
@@ -155,7 +156,8 @@ def report_load(title: str, result: dict, workspace: Path, env: dict[str, str]) 
         f"{percentile(lat, 50):.0f}", f"{percentile(lat, 95):.0f}",
         f"{ok / result['seconds']:.2f}", str(len(result["unexpected"])),
         f"{len(lost_answers)} / {max(0, lost_feedback)}"]],
-        ["requests", "statuses", "p50 ms", "p95 ms", "answers/s", "unexpected errors",
+        ["requests", "statuses", "answer p50 ms", "answer p95 ms", "answers/s",
+         "unexpected errors",
          "lost answers / feedback"]))
     for line in result["unexpected"][:5]:
         print("  unexpected:", line)
