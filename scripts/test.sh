@@ -22,5 +22,5 @@ PIP_FLAGS=(-q --disable-pip-version-check)
 
 [ -x .venv-torch/bin/python ] || "$PY" -m venv .venv-torch
 .venv-torch/bin/python -m pip install "${PIP_FLAGS[@]}" torch==2.13.0
-.venv-torch/bin/python -m pip install "${PIP_FLAGS[@]}" -e '.[dev,torch]'
+.venv-torch/bin/python -m pip install "${PIP_FLAGS[@]}" -e '.[dev,torch,server]'
 .venv-torch/bin/python -m pytest --torch "$@"
