@@ -333,3 +333,54 @@ def test_metrics_count_answers_stages_and_feedback(client):
     assert 'fiable_feedback_total{rating="up"} 1.0' in text
     assert 'fiable_errors_total{code="unknown_collection"} 1.0' in text
     assert 'fiable_requests_total{route="/v1/ask",status="200"} 1.0' in text
+
+
+def test_sigterm_finishes_the_requests_in_flight_and_loses_no_record(tmp_path):
+    """SIGTERM while 8 questions are being answered or queued: every one gets its answer,
+    and every answer and feedback is in the workspace afterwards."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    from concurrent.futures import ThreadPoolExecutor
+
+    import httpx
+
+    with fake_workspace(tmp_path / "ws") as w:
+        w.ingest([copy_handbook(tmp_path)], collection="hr")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "FIABLE_EMBEDDER": "hashing", "FIABLE_GENERATOR": "fake",
+           "FIABLE_MIN_RELEVANCE": "0.05"}
+    proc = subprocess.Popen([sys.executable, "-m", "fiable", "-w", str(tmp_path / "ws"),
+                             "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, "server did not start"
+        time.sleep(0.1)
+
+    def ask(i: int) -> str:
+        r = httpx.post(f"{url}/v1/ask", json={"question": f"{QUESTION} ({i})"}, timeout=60)
+        assert r.status_code == 200, r.text
+        trace = r.json()["trace_id"]
+        return trace
+
+    with ThreadPoolExecutor(8) as pool:
+        futures = [pool.submit(ask, i) for i in range(8)]
+        time.sleep(0.3)  # the first ones are being answered, the rest queued
+        proc.send_signal(signal.SIGTERM)
+        traces = [f.result() for f in futures]
+    # uvicorn drains, then re-raises the signal it caught: exit status -SIGTERM
+    assert proc.wait(30) in (0, -signal.SIGTERM)
+    with fake_workspace(tmp_path / "ws") as w:
+        logged = {r["trace_id"] for r in w.store.asks(limit=100)}
+    assert set(traces) <= logged

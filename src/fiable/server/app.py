@@ -140,13 +140,22 @@ async def answer_events(state: ServerState, request: Request, question: str,
         state.metrics.queue_depth.set(state.gate.waiting)
 
 
-async def first_event(events: AsyncIterator[Any]) -> list[Any]:
-    """Start the stream before the response does, so a full queue or a bad collection is a
-    proper HTTP error rather than an error inside a 200 stream."""
+async def started(events: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """``events``, with the first one already read: the stream starts before the response
+    does, so a full queue or a bad collection is a proper HTTP error rather than an error
+    inside a 200 stream."""
     try:
-        return [await events.__anext__()]
+        first = [await events.__anext__()]
     except StopAsyncIteration:
-        return []
+        first = []
+
+    async def resumed() -> AsyncIterator[Any]:
+        for event in first:
+            yield event
+        async for event in events:
+            yield event
+
+    return resumed()
 
 
 def _safe_name(name: str) -> str:
@@ -277,17 +286,11 @@ def create_app(workspace: Any, *, auth: bool = True, slots: int | None = None) -
                 if isinstance(event, Done):
                     return JSONResponse(event.answer.to_dict())
             raise ApiError(500, "internal_error", "the pipeline ended without an answer")
-        started = await first_event(events)
+        stream = await started(events)
 
         async def body_stream() -> AsyncIterator[bytes]:
-            async def all_events() -> AsyncIterator[Any]:
-                for event in started:
-                    yield event
-                async for event in events:
-                    yield event
-
             try:
-                async for event in all_events():
+                async for event in stream:
                     if isinstance(event, Retrieved):
                         yield sse("retrieved", {"sources": [dataclasses.asdict(s)
                                                             for s in event.sources]})

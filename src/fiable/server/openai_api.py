@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..answer import Answer, Done, Token
 from ..errors import FiableError
-from .app import ServerState, answer_events, first_event, principal, sse
+from .app import ServerState, answer_events, principal, sse, started
 from .errors import ApiError, error_body, status_for
 
 __all__ = ["add_openai_routes"]
@@ -109,7 +109,7 @@ def add_openai_routes(app: FastAPI, state: ServerState) -> None:
                                      "message": {"role": "assistant", "content": a.text}}],
                         "usage": _usage(a), "fiable": _extra(a)})
             raise ApiError(500, "internal_error", "the pipeline ended without an answer")
-        started = await first_event(events)
+        resumed = await started(events)
 
         def chunk(delta: dict[str, Any], finish: str | None = None,
                   **extra: Any) -> dict[str, Any]:
@@ -118,16 +118,10 @@ def add_openai_routes(app: FastAPI, state: ServerState) -> None:
                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
 
         async def stream() -> AsyncIterator[bytes]:
-            async def all_events() -> AsyncIterator[Any]:
-                for event in started:
-                    yield event
-                async for event in events:
-                    yield event
-
             yield sse(None, chunk({"role": "assistant", "content": ""}))
             streamed = ""
             try:
-                async for event in all_events():
+                async for event in resumed:
                     if isinstance(event, Token):
                         streamed += event.text
                         yield sse(None, chunk({"content": event.text}))
