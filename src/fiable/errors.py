@@ -8,6 +8,8 @@ exit codes (``exit_code``), the HTTP API into status codes and stable ``code`` s
     │   ├── ConfigError              a bad setting or settings file
     │   ├── UnknownCollectionError   the named collection does not exist
     │   ├── InputTooLargeError       a question or request over the configured limit
+    │   ├── UnknownTraceError        no answer logged under this trace id (erased, or never)
+    │   ├── InvalidFeedbackError     a feedback record that breaks its kind's rules
     │   └── WorkspaceError           no workspace there, or not a fiable workspace
     ├── LoadError                    one input file cannot be ingested (exit code 3)
     │   ├── UnsupportedFormatError   no loader for this file type
@@ -41,6 +43,7 @@ __all__ = [
     "FileTooLargeError",
     "GeneratorError",
     "InputTooLargeError",
+    "InvalidFeedbackError",
     "LoadError",
     "ModelError",
     "ModelIntegrityError",
@@ -49,6 +52,7 @@ __all__ = [
     "StoreError",
     "TorchBackendMissingError",
     "UnknownCollectionError",
+    "UnknownTraceError",
     "UnsupportedFormatError",
     "UserError",
     "WorkspaceError",
@@ -85,6 +89,14 @@ class UnknownCollectionError(UserError):
 
 class InputTooLargeError(UserError):
     code = "input_too_large"
+
+
+class UnknownTraceError(UserError):
+    code = "unknown_trace"
+
+
+class InvalidFeedbackError(UserError):
+    code = "invalid_feedback"
 
 
 class WorkspaceError(UserError):

@@ -173,6 +173,9 @@ class Settings:
     log_asks: bool = _setting(
         True, "Store each question, prompt and answer in the workspace (`fiable history`)."
     )
+    feedback_export: bool = _setting(
+        True, "`fiable feedback export` may include this collection's answers and feedback"
+        " (set false per collection to withhold consent).")
 
     def redacted(self) -> dict[str, Any]:
         """All settings as a dict with secrets masked: safe to log or print."""
@@ -263,7 +266,7 @@ def _coerce_all(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
 # Settings a ``[collections."NAME"]`` table of fiable.toml may set for one collection
 # (``fiable eval --sweep`` writes them); they apply when a question targets that collection.
 COLLECTION_SETTINGS = ("top_k", "fusion", "rrf_k", "dense_weight", "candidates", "min_relevance",
-                       "verify", "support_threshold", "verify_judge", "pii")
+                       "verify", "support_threshold", "verify_judge", "pii", "feedback_export")
 
 
 def _parse_toml(path: Path) -> dict[str, Any]:

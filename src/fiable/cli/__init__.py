@@ -13,6 +13,7 @@ from ._common import configure_logging
 from .admin import doctor, models, reindex, settings_cmd
 from .documents import collections, documents, ingest, init
 from .evaluate import eval_group
+from .feedback import feedback_group
 from .observe import traces_group, watch
 from .questions import ask, chat, history
 from .serve import keys, serve
@@ -40,7 +41,8 @@ def cli(ctx: click.Context, workspace: str | None, sets: tuple[str, ...], verbos
 
 
 for command in (init, ingest, collections, documents, ask, chat, history, eval_group, models,
-                doctor, settings_cmd, reindex, store_group, serve, keys, traces_group, watch):
+                doctor, settings_cmd, reindex, store_group, serve, keys, traces_group, watch,
+                feedback_group):
     cli.add_command(command)
 
 

@@ -60,9 +60,31 @@ class AskBody(BaseModel):
 
 class FeedbackBody(BaseModel):
     trace_id: str = Field(..., min_length=1, max_length=100)
+    kind: Literal["rating", "comment", "correction"] | None = Field(
+        None, description="What the feedback is (inferred when omitted: a correction, a "
+        "rating, else a comment).")
     rating: Literal["up", "down"] | None = None
+    reason: str | None = Field(None, max_length=1000, description="Why this rating.")
     comment: str | None = Field(None, max_length=5000)
-    correction: str | None = Field(None, max_length=20000)
+    correction: str | None = Field(None, max_length=20000,
+                                   description="The better answer (PII-masked when stored).")
+
+
+class PairwiseBody(BaseModel):
+    chosen_trace_id: str = Field(..., min_length=1, max_length=100)
+    rejected_trace_id: str = Field(..., min_length=1, max_length=100)
+    reason: str | None = Field(None, max_length=1000)
+
+
+class RegenerateOverrides(BaseModel):
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    top_k: int | None = Field(None, ge=1, le=50)
+
+
+class RegenerateBody(BaseModel):
+    trace_id: str = Field(..., min_length=1, max_length=100,
+                          description="The answer to ask again.")
+    overrides: RegenerateOverrides = Field(default_factory=RegenerateOverrides)
 
 
 def state_of(request: Request) -> ServerState:
@@ -95,8 +117,8 @@ def sse(event: str | None, data: Any) -> bytes:
 
 
 async def answer_events(state: ServerState, request: Request, question: str,
-                        collections: list[str] | None, top_k: int | None
-                        ) -> AsyncIterator[Any]:
+                        collections: list[str] | None, top_k: int | None,
+                        overrides: dict[str, Any] | None = None) -> AsyncIterator[Any]:
     """The ask events for one question, holding a generation slot for the whole answer.
     Raises ApiError 503 when the queue is full; stops (cancelling generation) when the
     client disconnects."""
@@ -108,7 +130,7 @@ async def answer_events(state: ServerState, request: Request, question: str,
             state.metrics.generating.inc()
             try:
                 events = stream_in_thread(lambda: ws.ask_stream(
-                    question, collections=collections, top_k=top_k))
+                    question, collections=collections, top_k=top_k, overrides=overrides))
                 checked = time.perf_counter()
                 async for event in events:
                     if isinstance(event, Done):
@@ -383,14 +405,55 @@ def create_app(workspace: Any, *, auth: bool = True, slots: int | None = None) -
         if not (body.rating or body.comment or body.correction):
             raise ApiError(422, "empty_feedback", "feedback needs a rating, a comment or a "
                            "correction", hint='send e.g. {"trace_id": ..., "rating": "up"}')
-        known = await asyncio.to_thread(workspace.store.asks, 1, body.trace_id)
-        if not known:
+        captured = await capture_feedback({**body.model_dump(), "principal": who})
+        if not captured.duplicate:
+            state.metrics.feedback.labels(body.rating or "none").inc()
+        return {"id": captured.id, "trace_id": body.trace_id, "duplicate": captured.duplicate,
+                "flagged": list(captured.flagged)}
+
+    async def capture_feedback(record: dict[str, Any]) -> Any:
+        from ..feedback.records import capture
+
+        return await asyncio.to_thread(lambda: capture(
+            workspace.store, record, pii_detector=workspace.pii_detector))
+
+    @app.post("/v1/feedback/pairwise", status_code=201, tags=["feedback"])
+    async def feedback_pairwise(body: PairwiseBody,
+                                who: str = Depends(principal)) -> dict[str, Any]:
+        """Of two answers to the same question, the better one (``chosen_trace_id``)."""
+        captured = await capture_feedback({**body.model_dump(), "kind": "pairwise",
+                                           "principal": who})
+        return {"id": captured.id, "chosen_trace_id": body.chosen_trace_id,
+                "rejected_trace_id": body.rejected_trace_id, "duplicate": captured.duplicate}
+
+    @app.post("/v1/regenerate", tags=["feedback"])
+    async def regenerate(body: RegenerateBody, request: Request,
+                         who: str = Depends(principal)) -> Response:
+        """Ask a past question again with other settings (``temperature``, ``top_k``); the
+        new answer is linked to the first by a ``regeneration`` feedback record."""
+        found = await asyncio.to_thread(workspace.store.asks, 1, body.trace_id)
+        if not found:
             raise ApiError(404, "unknown_trace", f"no answer with trace id {body.trace_id!r}",
                            hint="use the trace_id returned with the answer")
-        record = {**body.model_dump(), "principal": who}
-        record_id = await asyncio.to_thread(workspace.store.save_feedback, record)
-        state.metrics.feedback.labels(body.rating or "none").inc()
-        return {"id": record_id, "trace_id": body.trace_id}
+        if not workspace.settings.log_asks:
+            raise ApiError(409, "ask_log_off", "regenerated answers cannot be linked while "
+                           "log_asks is off", hint="set log_asks = true")
+        parent = found[0]
+        sources = (parent.get("answer") or {}).get("sources") or ()
+        collections = sorted({s["collection"] for s in sources}) or None
+        overrides = body.overrides.model_dump(exclude_none=True)
+        top_k = overrides.pop("top_k", None)
+        answer = None
+        async for event in answer_events(state, request, parent["question"], collections,
+                                         top_k, overrides or None):
+            if isinstance(event, Done):
+                answer = event.answer
+        if answer is None:
+            raise ApiError(500, "internal_error", "the pipeline ended without an answer")
+        await capture_feedback({"kind": "regeneration", "trace_id": answer.trace_id,
+                                "parent_trace_id": body.trace_id, "principal": who,
+                                "overrides": body.overrides.model_dump(exclude_none=True)})
+        return JSONResponse({**answer.to_dict(), "parent_trace_id": body.trace_id})
 
     @app.get("/v1/traces/{trace_id}", tags=["admin"])
     async def trace(trace_id: str, who: str = Depends(principal)) -> dict[str, Any]:

@@ -13,13 +13,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import (EmbeddingModelMismatchError, FiableError, FileTooLargeError,
-                      InputTooLargeError, LoadError, ModelError, StoreError,
-                      UnknownCollectionError, UnsupportedFormatError, UserError)
+                      InputTooLargeError, InvalidFeedbackError, LoadError, ModelError,
+                      StoreError, UnknownCollectionError, UnknownTraceError,
+                      UnsupportedFormatError, UserError)
 
 __all__ = ["ApiError", "error_body", "status_for"]
 
 _STATUS: tuple[tuple[type[FiableError], int], ...] = (
     (UnknownCollectionError, 404),
+    (UnknownTraceError, 404),
+    (InvalidFeedbackError, 422),
     (InputTooLargeError, 413),
     (FileTooLargeError, 413),
     (UnsupportedFormatError, 415),
