@@ -25,7 +25,9 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import httpx
 
@@ -44,49 +46,48 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def start_server(workspace: Path, env: dict[str, str]) -> tuple[subprocess.Popen, str]:
+@contextmanager
+def served(workspace: Path, env: dict[str, str]) -> Iterator[str]:
+    """A `fiable serve` process on a free loopback port; yields its URL once ready."""
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "fiable", "-w", str(workspace), "serve",
                              "--port", str(port)], env={**os.environ, **env},
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                return proc, url
-        except httpx.HTTPError:
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"server did not start: {proc.stderr.read() if proc.stderr else ''}")
             time.sleep(0.2)
-    proc.kill()
-    sys.exit(f"server did not start: {proc.stderr.read() if proc.stderr else ''}")
-
-
-def stop(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    proc.wait(30)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(30)
 
 
 def overhead(workspace: Path, env: dict[str, str], questions: list[str], rounds: int) -> None:
-    proc, url = start_server(workspace, env)
-    try:
-        with httpx.Client(base_url=url, timeout=60) as client, \
-                Workspace.open(workspace, embedder="hashing", generator="fake",
-                               min_relevance=0.05) as ws:
-            for q in questions[:5]:  # warm both
+    with served(workspace, env) as url, httpx.Client(base_url=url, timeout=60) as client, \
+            Workspace.open(workspace, embedder="hashing", generator="fake",
+                           min_relevance=0.05) as ws:
+        for q in questions[:5]:  # warm both
+            ws.ask(q)
+            client.post("/v1/ask", json={"question": q})
+        local, remote = [], []
+        for _ in range(rounds):
+            for q in questions:
+                t = time.perf_counter()
                 ws.ask(q)
-                client.post("/v1/ask", json={"question": q})
-            local, remote = [], []
-            for _ in range(rounds):
-                for q in questions:
-                    t = time.perf_counter()
-                    ws.ask(q)
-                    local.append((time.perf_counter() - t) * 1000)
-                    t = time.perf_counter()
-                    r = client.post("/v1/ask", json={"question": q})
-                    remote.append((time.perf_counter() - t) * 1000)
-                    assert r.status_code == 200, r.text
-    finally:
-        stop(proc)
+                local.append((time.perf_counter() - t) * 1000)
+                t = time.perf_counter()
+                r = client.post("/v1/ask", json={"question": q})
+                remote.append((time.perf_counter() - t) * 1000)
+                assert r.status_code == 200, r.text
     rows = [["Workspace.ask in process", f"{percentile(local, 50):.1f}",
              f"{percentile(local, 95):.1f}"],
             ["POST /v1/ask (server process)", f"{percentile(remote, 50):.1f}",
@@ -181,11 +182,8 @@ def main() -> None:
             ws.ingest([handbook_dir()], collection="hr")
         overhead(fake_ws, fake_env, questions, args.rounds)
 
-        proc, url = start_server(fake_ws, fake_env)
-        try:
+        with served(fake_ws, fake_env) as url:
             result = asyncio.run(load(url, 32, args.requests, questions, timeout=120))
-        finally:
-            stop(proc)
         report_load(f"2. 32 concurrent clients x {args.requests} questions, fake generator, "
                     "queue 16:", result, fake_ws, fake_env)
 
@@ -193,11 +191,8 @@ def main() -> None:
         real_ws = root / "real"
         with Workspace.open(real_ws, create=True) as ws:
             ws.ingest([handbook_dir()], collection="hr")
-        proc, url = start_server(real_ws, real_env)
-        try:
+        with served(real_ws, real_env) as url:
             result = asyncio.run(load(url, 4, args.real_requests, questions, timeout=300))
-        finally:
-            stop(proc)
         report_load(f"3. 4 concurrent clients x {args.real_requests} questions, "
                     f"{args.generator} on 2 cores (one answer at a time):", result, real_ws,
                     real_env)

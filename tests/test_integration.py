@@ -110,14 +110,12 @@ def test_server_stream_disconnect_cancels_the_real_generation(tmp_path, smollm2_
                                                               minilm_onnx):
     """A client that leaves mid-stream frees the model at once: the llama.cpp generation
     stops instead of running to max_answer_tokens."""
-    import socket
-    import threading
     import time
 
     import httpx
-    import uvicorn
 
     from fiable.server import create_app
+    from tests.helpers import serve_app
 
     ws = Workspace.open(tmp_path / "ws", create=True, generator=str(smollm2_gguf),
                         embedder="minilm-l6-v2", max_answer_tokens=400, min_relevance=0.0,
@@ -125,17 +123,7 @@ def test_server_stream_disconnect_cancels_the_real_generation(tmp_path, smollm2_
                         verify="off")
     ws.ingest([copy_handbook(tmp_path)], collection="hr")
     app = create_app(ws, auth=False)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port,
-                                           log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.02)
-    url = f"http://127.0.0.1:{port}"
-    try:
+    with serve_app(app) as url:
         question = {"question": "Describe every leave policy in detail, at length.",
                     "stream": True}
         with httpx.stream("POST", f"{url}/v1/ask", json=question, timeout=60) as r:
@@ -154,7 +142,4 @@ def test_server_stream_disconnect_cancels_the_real_generation(tmp_path, smollm2_
         answer = httpx.post(f"{url}/v1/ask", json={"question": "How many days of annual "
                                                    "leave?"}, timeout=120)
         assert answer.status_code == 200
-    finally:
-        server.should_exit = True
-        thread.join(10)
-        ws.close()
+    ws.close()

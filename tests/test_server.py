@@ -15,7 +15,7 @@ from fiable.server import create_app
 from fiable.server.auth import hash_key, new_key
 from fiable.server.bridge import stream_in_thread
 from fiable.server.gate import GenerationGate, QueueFull, QueueTimeout
-from tests.helpers import copy_handbook, fake_workspace, run_cli
+from tests.helpers import copy_handbook, fake_workspace, run_cli, serve_app, serve_process
 
 QUESTION = "How many days of annual leave do employees get?"
 
@@ -278,24 +278,8 @@ def test_closing_the_stream_stops_the_pipeline_thread():
 # -- OpenAI compatibility, through the official client over a real socket ----------------
 @pytest.fixture
 def live_url(ws):
-    import socket
-
-    import uvicorn
-
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
-    server = uvicorn.Server(uvicorn.Config(create_app(ws, auth=False), host="127.0.0.1",
-                                           port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(10)
+    with serve_app(create_app(ws, auth=False)) as url:
+        yield url
 
 
 def test_official_openai_client_works_unchanged(live_url):
@@ -335,52 +319,32 @@ def test_metrics_count_answers_stages_and_feedback(client):
     assert 'fiable_requests_total{route="/v1/ask",status="200"} 1.0' in text
 
 
+def _ask_over_http(url: str, i: int) -> str:
+    import httpx
+
+    r = httpx.post(f"{url}/v1/ask", json={"question": f"{QUESTION} ({i})"}, timeout=60)
+    assert r.status_code == 200, r.text
+    return r.json()["trace_id"]
+
+
 def test_sigterm_finishes_the_requests_in_flight_and_loses_no_record(tmp_path):
     """SIGTERM while 8 questions are being answered or queued: every one gets its answer,
-    and every answer and feedback is in the workspace afterwards."""
-    import os
+    and every answer is in the ask log afterwards."""
     import signal
-    import socket
-    import subprocess
-    import sys
     from concurrent.futures import ThreadPoolExecutor
-
-    import httpx
 
     with fake_workspace(tmp_path / "ws") as w:
         w.ingest([copy_handbook(tmp_path)], collection="hr")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "FIABLE_EMBEDDER": "hashing", "FIABLE_GENERATOR": "fake",
+    env = {"FIABLE_EMBEDDER": "hashing", "FIABLE_GENERATOR": "fake",
            "FIABLE_MIN_RELEVANCE": "0.05"}
-    proc = subprocess.Popen([sys.executable, "-m", "fiable", "-w", str(tmp_path / "ws"),
-                             "serve", "--port", str(port)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline, "server did not start"
-        time.sleep(0.1)
-
-    def ask(i: int) -> str:
-        r = httpx.post(f"{url}/v1/ask", json={"question": f"{QUESTION} ({i})"}, timeout=60)
-        assert r.status_code == 200, r.text
-        trace = r.json()["trace_id"]
-        return trace
-
-    with ThreadPoolExecutor(8) as pool:
-        futures = [pool.submit(ask, i) for i in range(8)]
-        time.sleep(0.3)  # the first ones are being answered, the rest queued
-        proc.send_signal(signal.SIGTERM)
-        traces = [f.result() for f in futures]
-    # uvicorn drains, then re-raises the signal it caught: exit status -SIGTERM
-    assert proc.wait(30) in (0, -signal.SIGTERM)
+    with serve_process(tmp_path / "ws", env) as (proc, url):
+        with ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(_ask_over_http, url, i) for i in range(8)]
+            time.sleep(0.3)  # the first ones are being answered, the rest queued
+            proc.send_signal(signal.SIGTERM)
+            traces = [f.result() for f in futures]
+        # uvicorn drains, then re-raises the signal it caught: exit status -SIGTERM
+        assert proc.wait(30) in (0, -signal.SIGTERM)
     with fake_workspace(tmp_path / "ws") as w:
         logged = {r["trace_id"] for r in w.store.asks(limit=100)}
     assert set(traces) <= logged

@@ -192,6 +192,18 @@ def test_init_with_a_store_url_records_it(pg_database, tmp_path, capsys, monkeyp
     assert not (tmp_path / "w" / "fiable.db").exists()
 
 
+def test_store_copy_to_an_unknown_scheme_is_refused_and_creates_nothing(cli_env, capsys):
+    from pathlib import Path
+
+    from tests.helpers import run_cli
+
+    assert run_cli(capsys, "init")[0] == 0
+    code, _, err = run_cli(capsys, "store", "copy", "--to", "mysql://db/x")
+    assert code == 2 and "postgresql://" in err
+    assert not any(p.name.startswith("mysql") for p in cli_env.iterdir())
+    assert not Path("mysql:").exists()
+
+
 def test_store_setting_that_is_neither_file_nor_url_is_refused(tmp_path):
     from fiable.errors import ConfigError
     from tests.helpers import fake_workspace
@@ -281,43 +293,24 @@ def test_postgres_local_prints_the_url_of_the_server_in_that_folder(pg_server, p
 def test_two_fiable_serve_replicas_on_one_database(pg_database, tmp_path):
     """Two `fiable serve` processes on one PostgreSQL: questions and feedback sent to both
     at the same time are all recorded, and each replica sees the other's records."""
-    import os
-    import socket
-    import subprocess
-    import sys
-    import time
     from concurrent.futures import ThreadPoolExecutor
+    from contextlib import ExitStack
 
     import httpx
 
-    from tests.helpers import copy_handbook, fake_workspace
+    from tests.helpers import copy_handbook, fake_workspace, serve_process
 
     with fake_workspace(tmp_path / "seed", store=pg_database) as ws:
         ws.ingest([copy_handbook(tmp_path)], collection="hr")
-    env = {**os.environ, "FIABLE_STORE": pg_database, "FIABLE_EMBEDDER": "hashing",
+    env = {"FIABLE_STORE": pg_database, "FIABLE_EMBEDDER": "hashing",
            "FIABLE_GENERATOR": "fake", "FIABLE_MIN_RELEVANCE": "0.05"}
-    urls, procs = [], []
-    for name in ("a", "b"):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        (tmp_path / name).mkdir()
-        (tmp_path / name / "fiable.toml").write_text("# replica\n")
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "fiable", "-w", str(tmp_path / name), "serve", "--port",
-             str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE))
-        urls.append(f"http://127.0.0.1:{port}")
-    try:
-        for url in urls:
-            deadline = time.monotonic() + 60
-            while True:
-                try:
-                    if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
-                        break
-                except httpx.HTTPError:
-                    pass
-                assert time.monotonic() < deadline, "replica did not start"
-                time.sleep(0.2)
+
+    with ExitStack() as stack:
+        urls = []
+        for name in ("a", "b"):
+            (tmp_path / name).mkdir()
+            (tmp_path / name / "fiable.toml").write_text("# replica\n")
+            urls.append(stack.enter_context(serve_process(tmp_path / name, env))[1])
 
         def ask_and_rate(i: int) -> str:
             url = urls[i % 2]
@@ -333,10 +326,6 @@ def test_two_fiable_serve_replicas_on_one_database(pg_database, tmp_path):
 
         with ThreadPoolExecutor(8) as pool:
             traces = list(pool.map(ask_and_rate, range(24)))
-    finally:
-        for p in procs:
-            p.terminate()
-            p.wait(30)
     store = PostgresStore(pg_database)
     assert {r["trace_id"] for r in store.asks(limit=100)} == set(traces)
     assert sorted(f["trace_id"] for f in store.feedback(limit=100)) == sorted(traces)

@@ -9,15 +9,11 @@ scripts/test.sh installs them.
 from __future__ import annotations
 
 import base64
-import threading
-import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 from selenium import webdriver
 from selenium.common.exceptions import TimeoutException
 from selenium.webdriver.chrome.options import Options
@@ -32,7 +28,7 @@ from fiable.generators.fake import FakeGenerator
 from fiable.server import create_app
 from fiable.server.auth import hash_key, new_key
 
-from .helpers import copy_handbook, fake_workspace
+from .helpers import copy_handbook, fake_workspace, serve_app
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -60,25 +56,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     ws.close()
 
 
-@contextmanager
-def serve(ws: Any, *, auth: bool) -> Iterator[str]:
-    """The real server on 127.0.0.1 and a free port; yields its base URL."""
-    app = create_app(ws, auth=auth)
-    instance = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning",
-                                             lifespan="on"))
-    thread = threading.Thread(target=instance.run, name="fiable-test-server", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not instance.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("the test server did not start (see the log above)", pytrace=False)
-        time.sleep(0.05)
-    port = instance.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        instance.should_exit = True
-        thread.join(timeout=15)
+def serve(ws: Any, *, auth: bool) -> Any:
+    """The real server on 127.0.0.1 and a free port; a context manager yielding its URL."""
+    return serve_app(create_app(ws, auth=auth))
 
 
 @pytest.fixture(scope="module")

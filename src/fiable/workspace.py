@@ -109,6 +109,9 @@ class Workspace:
         if self._otlp is not None:
             self._otlp.close()
             self._otlp = None
+        if self._drift is not None:
+            self._drift.close()  # before the store closes: a scheduled check reads it
+            self._drift = None
         if self._owns_generator and self._generator is not None:
             close = getattr(self._generator, "close", None)
             if callable(close):

@@ -21,7 +21,7 @@ def _open_target(location: str):  # type: ignore[no-untyped-def]
     from ..store import is_postgres_url, open_store
     from ..workspace import DATABASE_FILE
 
-    if is_postgres_url(location):
+    if is_postgres_url(location) or "://" in location:  # another scheme: refused, named
         return open_store(location, Path())
     path = Path(location).expanduser()
     if path.is_dir() or not path.suffix:

@@ -308,26 +308,36 @@ def notify(state: DriftState, settings: Settings,
 class DriftWatch:
     """Checks drift every ``every`` logged answers (default ``drift_window // 10``, at least
     1) and notifies each alert once, when it starts; an alert that clears and comes back is
-    sent again. Thread-safe; one per workspace."""
+    sent again. Thread-safe; one per workspace.
+
+    The check (reading the window from the store) and the webhook POST run on one worker
+    thread, never in the answer that triggered them; :meth:`close` waits for it."""
 
     def __init__(self, store: Store, settings: Settings, *, every: int | None = None) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
         self.store = store
         self.settings = settings
         self.every = every or max(1, settings.drift_window // 10)
         self._seen = 0
         self._active: set[str] = set()
         self._lock = threading.Lock()
+        self._worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fiable-drift")
 
-    def observe(self) -> DriftState | None:
-        """Count one logged answer; check when due. Returns the state checked, if any.
-        Never raises: a failed check is logged."""
+    def observe(self) -> None:
+        """Count one logged answer; schedule a check when due. Never raises."""
         with self._lock:
             self._seen += 1
             if self._seen % self.every:
-                return None
+                return
+        self._worker.submit(self.check)
+
+    def check(self) -> DriftState | None:
+        """Check now and notify new alerts. Returns the state, or None if the check failed
+        (logged: the watch must never fail an answer)."""
         try:
             state = drift_state(self.store, self.settings)
-        except Exception as exc:  # the answer must not fail because the watch did
+        except Exception as exc:  # noqa: BLE001
             logger.warning("drift check failed", extra={"error": repr(exc)})
             return None
         with self._lock:
@@ -336,3 +346,7 @@ class DriftWatch:
         if new:
             notify(state, self.settings, new)
         return state
+
+    def close(self) -> None:
+        """Finish the checks scheduled so far."""
+        self._worker.shutdown(wait=True)
