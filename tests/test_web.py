@@ -9,6 +9,7 @@ scripts/test.sh installs them.
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from fiable.generators.fake import FakeGenerator
 from fiable.server import create_app
@@ -477,3 +478,79 @@ def test_every_control_is_named_and_text_has_aa_contrast(page):
         assert driver.execute_script(_LOW_CONTRAST) == [], f"text under WCAG AA contrast ({where})"
         assert len(driver.find_elements(By.TAG_NAME, "h1")) == 1, where
         assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "en", where
+
+
+# -- French ---------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def french_browser() -> Iterator[WebDriver]:
+    """A second chromium whose preferred language is French (its own profile: what it
+    remembers does not leak into the English browser)."""
+    options = Options()
+    options.binary_location = str(CHROMIUM)
+    for arg in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
+                "--window-size=1280,900", "--lang=fr-FR", "--force-color-profile=srgb"):
+        options.add_argument(arg)
+    options.add_experimental_option("prefs", {"intl.accept_languages": "fr-FR,fr"})
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+
+
+def test_french_browser_gets_french_and_the_switch_is_remembered(french_browser, server,
+                                                                 workspace):
+    driver = french_browser
+
+    def open_page(path: str) -> WebDriver:
+        driver.get(server + path)
+        wait(driver, lambda d: d.execute_script("return document.readyState") == "complete")
+        wait(driver, lambda d: d.find_element(By.TAG_NAME, "h1").text.strip(), message="strings")
+        return driver
+
+    open_page("/")
+    assert driver.execute_script("return navigator.language").startswith("fr")
+    assert driver.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Interrogez vos documents"
+    assert by_id(driver, "ask-button").text == "Demander"
+    switch = by_id(driver, "lang-switch")
+    assert switch.get_attribute("value") == "fr" and switch.accessible_name == "Langue"
+
+    turn = ask(driver, "Qui a peint Guernica ?")  # nothing in the handbook: abstains
+    state = turn.find_element(By.CSS_SELECTOR, ".not-in-docs")
+    assert "Cette information ne figure pas dans les documents" in state.text
+    turn = ask(driver, LEAVE_QUESTION, collection="hr")
+    assert "27 working days" in turn.text  # an English question gets an English answer...
+    notice = turn.find_element(By.CSS_SELECTOR, ".ai-notice").text  # ...in a French page
+    assert "Réponse générée par une IA" in notice and "Réponse rédigée par fake-extractive" in notice
+    assert turn.find_elements(By.CSS_SELECTOR, ".sources .source-link")  # citations unchanged
+    assert "Source 1 :" in turn.find_element(By.CSS_SELECTOR, ".answer-text button.cite"
+                                             ).get_attribute("aria-label")
+    screenshot(driver, "chat-fr.png")
+
+    # the admin page: French strings, numbers and dates written the French way
+    open_page("/admin")
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Qualité et activité"
+    summary = wait(driver, lambda d: by_id(d, "quality-summary").text, message="the summary")
+    assert summary.startswith("Appui moyen ") and re.search(r"\d,\d\d", summary), summary
+    assert re.search(r"\d\s?%", summary), summary
+    first_time = wait(driver, lambda d: d.find_element(By.CSS_SELECTOR, "#requests tbody td").text,
+                      message="the requests table")
+    assert re.search(r"\d{1,2} \w+\.? \d{4}", first_time), first_time  # "28 nov. 2026 05:40"
+    wait(driver, lambda d: "Taux d'abstention" in by_id(d, "drift").text,
+         message="the drift metrics, named in French")
+    screenshot(driver, "admin-fr.png")
+
+    # the switch: English now, remembered across reloads; then back to French
+    Select(by_id(driver, "lang-switch")).select_by_value("en")
+    wait(driver, lambda d: d.find_element(By.TAG_NAME, "h1").text == "Quality and activity",
+         message="the page to reload in English")
+    open_page("/")
+    assert driver.find_element(By.TAG_NAME, "h1").text == "Ask your documents"
+    assert by_id(driver, "lang-switch").get_attribute("value") == "en"
+    Select(by_id(driver, "lang-switch")).select_by_value("fr")
+    wait(driver, lambda d: d.find_element(By.TAG_NAME, "h1").text == "Interrogez vos documents",
+         message="the page to reload in French")
+    errors = [e["message"] for e in driver.get_log("browser") if e["level"] == "SEVERE"
+              and not _expected_console_error(e["message"])]
+    assert not errors, f"JavaScript errors in the browser console: {errors}"

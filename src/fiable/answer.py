@@ -86,6 +86,13 @@ class Answer:
     verification: str | None = None  # the policy applied: "flag", "abstain" or None (off)
     # prompt-injection findings: where (question / passage), kind, text, action taken
     screening: tuple[dict[str, str], ...] = ()
+    language: str = "en"  # ISO 639-1 code of the prompt and fixed messages used (answer_language)
+    # `ask --experts`: one entry per sub-question (question, expert, gate weights, status,
+    # its text and its source numbers in this answer); empty for a plain ask
+    parts: tuple[dict[str, Any], ...] = ()
+    # `answerability = classifier`: its P(answerable), threshold, verdict and features
+    # (fiable.trust.answerability); None when the check is off
+    answerability: dict[str, Any] | None = None
 
     @property
     def cited_sources(self) -> tuple[Source, ...]:
@@ -101,9 +108,19 @@ class Answer:
         """Sentences the verifier found unsupported (flagged to the reader)."""
         return tuple(s for s in self.sentences if s.label == "unsupported")
 
+    @property
+    def disclosure(self) -> str:
+        """That the answer is AI-generated and by which models (ids and names), or that no
+        model generated it (see :mod:`fiable.transparency`)."""
+        from .transparency import disclosure
+
+        return disclosure(self.generator_model, self.embedder_model, abstained=self.abstained,
+                          language=getattr(self, "language", "en"))
+
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["cited_sources"] = [s.number for s in self.cited_sources]
+        data["disclosure"] = self.disclosure
         return data
 
 

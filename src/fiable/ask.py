@@ -16,14 +16,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Callable, Iterator, Sequence
 
-from .answer import NOT_IN_DOCUMENTS, Answer, AnswerSentence, AskEvent, Done, Retrieved, Source, Token
+from .answer import Answer, AnswerSentence, AskEvent, Done, Retrieved, Source, Token
 from .chunking import embedding_text
 from .citations import ABSTAIN_PATTERN, cite_sentences
 from .embedders.base import Embedder
 from .errors import InputTooLargeError, UserError
+from .i18n import answer_language
+from .i18n import text as fixed_text
 from .generators.base import ChatMessage, GenerationOptions, Generator
 from .observability.tracing import Span, Tracer
-from .retrieval import Hit, SearchResult, hybrid_search
+from .retrieval import DenseGroups, Hit, SearchResult, hybrid_search
 from .settings import Settings
 from .store.base import Store
 from .templates import load_prompt
@@ -108,17 +110,18 @@ def _screen_hits(hits: Sequence[Hit], policy: str, screening: list[dict[str, str
 
 def build_messages(
     question: str, hits: Sequence[Hit], settings: Settings, *, budget_tokens: int,
-    fenced: set[int] | frozenset[int] = frozenset(),
+    fenced: set[int] | frozenset[int] = frozenset(), language: str = "en",
 ) -> tuple[list[ChatMessage], int, str]:
-    """The chat messages for ``question`` over ``hits``; passages that do not fit the token
-    budget are left out, those in ``fenced`` (chunk ids) are marked untrusted. Returns
-    (messages, passages used, prompt version)."""
+    """The chat messages for ``question`` over ``hits`` with the templates of ``language``
+    (English where it has none); passages that do not fit the token budget are left out,
+    those in ``fenced`` (chunk ids) are marked untrusted. Returns (messages, passages used,
+    prompt version)."""
     system = load_prompt(
         "answer_system_markers" if settings.citation_markers else "answer_system",
-        settings.prompt_dir,
+        settings.prompt_dir, language=language,
     )
-    user = load_prompt("answer_user", settings.prompt_dir)
-    passage = load_prompt("passage", settings.prompt_dir)
+    user = load_prompt("answer_user", settings.prompt_dir, language=language)
+    passage = load_prompt("passage", settings.prompt_dir, language=language)
     used_chars = len(system.text) + len(user.text) + len(question)
     blocks: list[str] = []
     for number, hit in enumerate(hits, start=1):
@@ -180,6 +183,25 @@ def _passages(hits: Sequence[Hit], kept: Sequence[Hit], fenced: set[int],
     return out
 
 
+def _answerability(question: str, hits: Sequence[Hit], settings: Settings, tracer: Tracer,
+                   record: dict[str, Any]) -> str | None:
+    """Run the answerability classifier on the passages about to be shown (a traced
+    ``answerability`` span; the decision goes into ``record``); the abstention reason when
+    P(answerable) is below ``answerability_threshold``, else None."""
+    from .trust.answerability import decide, features
+
+    with tracer.span("answerability", threshold=settings.answerability_threshold) as span:
+        values = features(question, [h.chunk.text for h in hits],
+                          [h.dense_score for h in hits], [h.lexical_score for h in hits])
+        decision = decide(values, settings.answerability_threshold)
+        record.update(decision.to_dict())
+        span.set(score=decision.score, abstain=decision.abstain)
+    if not decision.abstain:
+        return None
+    return (f"P(answerable) {decision.score:.2f} < answerability_threshold "
+            f"{settings.answerability_threshold:.2f}")
+
+
 def ask_events(
     request: AskRequest,
     *,
@@ -187,6 +209,7 @@ def ask_events(
     embedder: Embedder,
     generator_factory: Callable[[], Generator],
     settings: Settings,
+    dense_groups: DenseGroups | None = None,
 ) -> Iterator[AskEvent]:
     """Answer ``request`` (see module docstring). ``generator_factory()`` gives the
     Generator; it is called only when the model is needed. The ``Done`` event carries the
@@ -219,6 +242,7 @@ def ask_events(
             store, embedder, question, k=top_k + spare, collections=request.collections,
             fusion=settings.fusion,  # type: ignore[arg-type]
             rrf_k=settings.rrf_k, dense_weight=settings.dense_weight, candidates=settings.candidates,
+            dense_groups=dense_groups,
         )
         retrieve.set(hits=len(result.hits), best_similarity=round(result.best_dense, 4))
     _retrieval_spans(tracer, retrieve, result, settings.fusion)
@@ -233,8 +257,13 @@ def ask_events(
             "trace_id": trace_id,
             "findings": [(f["where"], f["kind"], f.get("source", ""), f["action"]) for f in screening]})
     timings = {"retrieve": time.perf_counter() - started, **result.timings}
+    language = answer_language(question, settings.answer_language,
+                               [h.chunk.text for h in hits])
+    refusal = fixed_text("not_in_documents", language)
+    tracer.root.set(language=language, answer_language=settings.answer_language)
     sent: list[dict[str, str]] = []
     numbers: dict[int, int] = {}  # chunk id -> passage number in the prompt
+    answerability: dict[str, Any] = {}  # the classifier's decision, when it ran
 
     def finish(text: str, sentences: list[AnswerSentence], sources: Sequence[Source],
                abstain_reason: str | None, model: str | None, version: str | None,
@@ -258,12 +287,14 @@ def ask_events(
             timings={k: round(v, 4) for k, v in timings.items()}, usage=usage,
             support=support, verification=None if settings.verify == "off" else settings.verify,
             screening=tuple(screening), relevance=round(result.best_dense, 4),
+            notice=fixed_text("ai_notice", language), language=language,
+            answerability=dict(answerability) or None,
         ), tuple(sent), trace)
 
     if any(f["where"] == "question" and f["kind"] == "reveal" for f in screening):
         sources = [_source(i, h) for i, h in enumerate(hits[:3], start=1)]
         yield Retrieved(tuple(sources))
-        yield finish(NOT_IN_DOCUMENTS, [AnswerSentence(NOT_IN_DOCUMENTS, (), "none", 0.0)],
+        yield finish(refusal, [AnswerSentence(refusal, (), "none", 0.0)],
                      sources, "the question asks for the assistant's instructions, which are "
                      "not documents", None, None, {}, decision="abstained-before")
         return
@@ -274,18 +305,31 @@ def ask_events(
                   f"{settings.min_relevance:.2f}")
         logger.info("abstained before generation", extra={"trace_id": trace_id, "reason": reason})
         yield Retrieved(tuple(sources))
-        yield finish(NOT_IN_DOCUMENTS, [AnswerSentence(NOT_IN_DOCUMENTS, (), "none", 0.0)],
+        yield finish(refusal, [AnswerSentence(refusal, (), "none", 0.0)],
                      sources, reason, None, None, {}, decision="abstained-before")
         return
+
+    if settings.answerability == "classifier":
+        refused = _answerability(question, hits, settings, tracer, answerability)
+        if refused is not None:
+            logger.info("abstained before generation", extra={"trace_id": trace_id,
+                                                              "reason": refused})
+            sources = [_source(i, h) for i, h in enumerate(hits[:3], start=1)]
+            yield Retrieved(tuple(sources))
+            yield finish(refusal, [AnswerSentence(refusal, (), "none", 0.0)],
+                         sources, refused, None, None, {}, decision="abstained-before")
+            return
 
     with tracer.span("prompt") as prompt:
         generator: Generator = generator_factory()
         budget = generator.context_size - settings.max_answer_tokens - 64
         messages, n_used, version = build_messages(question, hits, settings,
-                                                   budget_tokens=budget, fenced=flagged)
+                                                   budget_tokens=budget, fenced=flagged,
+                                                   language=language)
         sent.extend({"role": m.role, "content": m.content} for m in messages)
         numbers.update({h.chunk.id: i for i, h in enumerate(hits[:n_used], start=1)})
-        prompt.set(model=generator.model_id, prompt_version=version, budget_tokens=budget,
+        prompt.set(model=generator.model_id, prompt_version=version, language=language,
+                   budget_tokens=budget,
                    passages=n_used, left_out=len(hits) - n_used,
                    chars=sum(len(m.content) for m in messages))
     sources = [_source(i, h) for i, h in enumerate(hits[:n_used], start=1)]
@@ -336,7 +380,7 @@ def ask_events(
                cited=sum(1 for c in cited if c.citations), methods=[c.method for c in cited])
     sentences = [AnswerSentence(c.text, c.citations, c.method, c.evidence) for c in cited]
     if not sentences or (ABSTAIN_PATTERN.match(sentences[0].text) and len(sentences) <= 2):
-        yield finish(NOT_IN_DOCUMENTS, [AnswerSentence(NOT_IN_DOCUMENTS, (), "none", 0.0)],
+        yield finish(refusal, [AnswerSentence(refusal, (), "none", 0.0)],
                      sources, "the model found no answer in the passages",
                      generator.model_id, version, usage, decision="abstained-after")
         return
@@ -359,7 +403,7 @@ def ask_events(
                       f"{settings.support_threshold:.2f}")
             logger.info("abstained after verification", extra={"trace_id": trace_id,
                                                                 "reason": reason})
-            yield finish(NOT_IN_DOCUMENTS, [AnswerSentence(NOT_IN_DOCUMENTS, (), "none", 0.0)],
+            yield finish(refusal, [AnswerSentence(refusal, (), "none", 0.0)],
                          sources, reason, generator.model_id, version, usage, support,
                          decision="abstained-after")
             return

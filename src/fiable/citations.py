@@ -30,8 +30,16 @@ _NAMED = re.compile(
     re.IGNORECASE,
 )
 _LEADING_MARKERS = re.compile(r"^(?:\s*\[\s*\d{1,3}(?:\s*[,;]\s*\d{1,3})*\s*\])+")
+# The model's refusals, English and French ("Cette information ne figure pas dans les
+# documents.", "Je ne sais pas.", "Les passages ne mentionnent pas ...").
 ABSTAIN_PATTERN = re.compile(
-    r"^\W*(not in the documents|i don'?t know|the (passages|documents) do not)", re.IGNORECASE
+    r"^\W*(not in the documents|i don'?t know|the (passages|documents) do not"
+    r"|(cette|l'|l’)\s*information ne (figure|se trouve) pas"
+    r"|(ce n'est|ce n’est|ceci n'est|ceci n’est|la réponse n'est|la réponse n’est) pas dans les"
+    r" (passages|documents)|pas dans les documents|je ne sais pas"
+    r"|les (passages|documents) ne (mentionnent|contiennent|disent|précisent|indiquent|donnent"
+    r"|fournissent|parlent)"
+    r"|aucun(e)? (information|passage|mention|réponse))", re.IGNORECASE
 )
 
 Method = Literal["marker", "overlap", "embedding", "none"]

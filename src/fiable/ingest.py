@@ -117,6 +117,7 @@ class PreparedDocument:
     metadata: dict[str, str]
     chunks: list[Chunk]
     vectors: Vectors
+    chunk_languages: list[str] = field(default_factory=list)  # ISO 639-1, one per chunk
 
 
 class FileExecutor(Protocol):
@@ -246,10 +247,23 @@ def _embedded(group: list[tuple[str, LoadedDocument, list[Chunk]]],
     out, offset = [], 0
     for source, doc, chunks in group:
         n = len(chunks)
+        metadata, languages = _languages(doc, chunks)
         out.append(PreparedDocument(source, doc.title, doc.format, doc.pages,
-                                    dict(doc.metadata), chunks, vectors[offset:offset + n]))
+                                    metadata, chunks, vectors[offset:offset + n], languages))
         offset += n
     return out
+
+
+def _languages(doc: LoadedDocument, chunks: list[Chunk]) -> tuple[dict[str, str], list[str]]:
+    """The document's metadata with its ``language`` (a loader's or one given in the
+    metadata wins; else detected from its text), and each chunk's language."""
+    from .lexical import chunk_languages, document_language
+
+    metadata = dict(doc.metadata)
+    texts = [c.text for c in chunks]
+    language = metadata.get("language") or document_language(texts)
+    metadata["language"] = language
+    return metadata, chunk_languages(texts, language)
 
 
 def _file_items(jobs: Iterable[FileJob],
@@ -348,7 +362,7 @@ class _GroupWriter:
         writes = [DocumentWrite(
             source=p.source, title=p.title, format=p.format, content_hash=c.digest,
             pipeline=self.signature, size_bytes=c.size, pages=p.pages, chunks=p.chunks,
-            vectors=p.vectors, metadata=dict(p.metadata),
+            vectors=p.vectors, metadata=dict(p.metadata), chunk_languages=p.chunk_languages,
         ) for p, c in pending]
         self.store.replace_documents(self.collection, writes, embedding_model=self.model_id)
         for p, c in pending:

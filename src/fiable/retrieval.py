@@ -6,6 +6,12 @@ both on SciFact):
 - ``rrf``: reciprocal rank fusion, ``sum(1 / (rrf_k + rank))`` over both lists;
 - ``weighted``: each list's scores min-max normalised over its candidates, then
   ``dense_weight * dense + (1 - dense_weight) * lexical`` (a missing score counts 0).
+
+Collections embedded by different models (a ``[collections."NAME"]`` ``embedder``) are
+searched in groups: the query is embedded once per model and each group's collections are
+searched with their own model's vector (vectors of two models are never compared); each
+group's dense list enters the fusion on its own (ranks for RRF, its own min-max for
+``weighted``), beside the one lexical list over all the collections.
 """
 
 from __future__ import annotations
@@ -19,7 +25,10 @@ import numpy as np
 from .embedders.base import Embedder
 from .store.base import ScoredId, Store, StoredChunk
 
-__all__ = ["Hit", "SearchResult", "fuse", "hybrid_search"]
+__all__ = ["DenseGroups", "Hit", "SearchResult", "fuse", "hybrid_search"]
+
+# (embedder, the collections its vectors were built for), one per model
+DenseGroups = Sequence[tuple[Embedder, Sequence[str]]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +58,20 @@ def fuse(
     method: Literal["rrf", "weighted"] = "rrf",
     rrf_k: int = 60,
     dense_weight: float = 0.5,
+    more_dense: Sequence[Sequence[ScoredId]] = (),
 ) -> list[tuple[int, float]]:
-    """Fuse two ranked lists of ``(id, score)`` into one, best first (ties by id)."""
+    """Fuse ranked lists of ``(id, score)`` into one, best first (ties by id): the lexical
+    list, the dense one, and ``more_dense`` lists of other embedding models (over other
+    collections), each fused like ``dense``."""
     fused: dict[int, float] = {}
+    denses = [dense, *more_dense]
     if method == "rrf":
-        for ranked in (lexical, dense):
+        for ranked in (lexical, *denses):
             for rank, (cid, _) in enumerate(ranked, start=1):
                 fused[cid] = fused.get(cid, 0.0) + 1.0 / (rrf_k + rank)
     elif method == "weighted":
-        for ranked, weight in ((lexical, 1.0 - dense_weight), (dense, dense_weight)):
+        weighted = [(lexical, 1.0 - dense_weight), *((d, dense_weight) for d in denses)]
+        for ranked, weight in weighted:
             if not ranked:
                 continue
             scores = [s for _, s in ranked]
@@ -82,19 +96,30 @@ def hybrid_search(
     rrf_k: int = 60,
     dense_weight: float = 0.5,
     candidates: int = 50,
+    dense_groups: DenseGroups | None = None,
 ) -> SearchResult:
-    """The ``k`` best chunks for ``query`` in ``collections`` (all when None)."""
+    """The ``k`` best chunks for ``query`` in ``collections`` (all when None).
+
+    ``dense_groups`` (collections embedded by different models): each group's collections
+    are searched with the query embedded by the group's embedder; ``embedder`` then serves
+    nothing but the default."""
+    groups: list[tuple[Embedder, Sequence[str] | None]] = (
+        list(dense_groups) if dense_groups else [(embedder, collections)])
     t0 = time.perf_counter()
-    vector = embedder.embed_query(query)
+    vectors = [e.embed_query(query) for e, _ in groups]
     t1 = time.perf_counter()
     n = max(candidates, k)
     lexical = store.lexical_search(query, n, collections)
     t2 = time.perf_counter()
-    dense = store.vector_search(vector, n, collections)
+    denses = [store.vector_search(v, n, names) for v, (_, names) in zip(vectors, groups)]
+    dense = denses[0]
+    vector = vectors[0]
     t3 = time.perf_counter()
-    ranked = fuse(lexical, dense, method=fusion, rrf_k=rrf_k, dense_weight=dense_weight)[:k]
+    ranked = fuse(lexical, dense, method=fusion, rrf_k=rrf_k, dense_weight=dense_weight,
+                  more_dense=denses[1:])[:k]
     lex = {cid: (rank, s) for rank, (cid, s) in enumerate(lexical, start=1)}
-    den = {cid: (rank, s) for rank, (cid, s) in enumerate(dense, start=1)}
+    den = {cid: (rank, s) for ranked_dense in denses
+           for rank, (cid, s) in enumerate(ranked_dense, start=1)}
     chunks = {c.id: c for c in store.chunks([cid for cid, _ in ranked])}
     hits = [
         Hit(
@@ -111,7 +136,7 @@ def hybrid_search(
     t4 = time.perf_counter()
     return SearchResult(
         hits=hits,
-        best_dense=dense[0][1] if dense else 0.0,
+        best_dense=max((d[0][1] for d in denses if d), default=0.0),
         query_vector=vector,
         timings={
             "embed_query": t1 - t0,

@@ -47,7 +47,9 @@ class Settings:
     embedder: str = _setting(
         "minilm-l6-v2",
         "Embedding model: a catalog name (`minilm-l6-v2` = ONNX int8 route, `minilm-l6-v2-torch`"
-        " = torch route) or `hashing` (deterministic fake, tests only).",
+        " = torch route, `multilingual-e5-small` = French and 90+ languages) or `hashing`"
+        " (deterministic fake, tests only). Per collection too: each collection's vectors"
+        " come from its own embedder (docs/multilingual.md).",
     )
     generator: str = _setting(
         "qwen2.5-coder-0.5b",
@@ -124,6 +126,18 @@ class Settings:
         False, "Also ask the generator a grammar-constrained yes/no question for sentences the"
         " cheap signals are unsure about (off: with Qwen 0.5B it did not improve detection and"
         " cost ~0.6 s a sentence, see benchmarks/verifier.py).")
+    answerability: str = _setting(
+        "off",
+        "Answerability check before generation: `classifier` (a logistic model over cheap"
+        " question-vs-passage signals, fitted on the SQuAD 2.0 dev split; 'not in the"
+        " documents' without calling the model when P(answerable) < answerability_threshold)"
+        " or `off`. See docs/trust.md.",
+        choices=("off", "classifier"),
+    )
+    answerability_threshold: float = _setting(
+        0.32, "P(answerable) below which `answerability = classifier` abstains (0.32: chosen"
+        " on the SQuAD 2.0 dev split with min_relevance 0.5 and support_threshold 0.1,"
+        " benchmarks/abstention.py).")
     injection: str = _setting(
         "quarantine",
         "Prompt-injection screening of passages: `quarantine` (suspicious passages are kept out"
@@ -154,6 +168,18 @@ class Settings:
     prompt_dir: str = _setting(
         "", "Folder with prompt templates overriding the built-in ones (empty: built-in)."
     )
+    answer_language: str = _setting(
+        "auto",
+        "Language of the answer's prompt and fixed messages: `auto` (the question's language,"
+        " the passages' when the question is too short to tell; English for a language without"
+        " templates), `en` or `fr`.",
+        choices=("auto", "en", "fr"),
+    )
+    lang: str = _setting(
+        "auto",
+        "Language of the CLI's messages: `auto` (from LC_ALL / LC_MESSAGES / LANG), `en` or `fr`.",
+        choices=("auto", "en", "fr"),
+    )
     server_queue: int = _setting(
         16, "`fiable serve`: questions allowed to wait for the model; beyond, 503 with"
         " Retry-After.")
@@ -173,9 +199,32 @@ class Settings:
     log_asks: bool = _setting(
         True, "Store each question, prompt and answer in the workspace (`fiable history`)."
     )
+    audit_retention_days: int = _setting(
+        0, "`fiable audit prune` deletes audit records older than this many days, leaving a"
+        " checkpoint so the chain still verifies (0: keep every record).")
     feedback_export: bool = _setting(
         True, "`fiable feedback export` may include this collection's answers and feedback"
         " (set false per collection to withhold consent).")
+    experts_split: str = _setting(
+        "heuristic",
+        "`fiable ask --experts`: how a question with several asks is split: `heuristic`"
+        " (patterns: lists, several '?', 'and'/'et' before a question word, 'compare X and Y'),"
+        " `model` (the heuristic, then the generator with a JSON grammar when unsure) or `off`.",
+        choices=("heuristic", "model", "off"))
+    experts_top_k: int = _setting(2, "Experts kept per sub-question (at most).")
+    experts_temperature: float = _setting(
+        0.05, "Softmax temperature turning the gate's scores into weights.")
+    experts_threshold: float = _setting(
+        0.25, "Weight an expert needs to be kept for a sub-question.")
+    experts_min_score: float = _setting(
+        0.2, "When no expert's gate score reaches this, the sub-question searches every"
+        " collection the caller may read.")
+    experts_budget: float = _setting(
+        120.0, "Seconds one `--experts` request may take; parts still running then abstain on"
+        " their own.")
+    experts_parallel: int = _setting(
+        4, "Sub-questions retrieved and answered at once (generation on one local model is"
+        " serialized; remote OpenAI-compatible generators run concurrently).")
 
     def redacted(self) -> dict[str, Any]:
         """All settings as a dict with secrets masked: safe to log or print."""
@@ -266,7 +315,9 @@ def _coerce_all(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
 # Settings a ``[collections."NAME"]`` table of fiable.toml may set for one collection
 # (``fiable eval --sweep`` writes them); they apply when a question targets that collection.
 COLLECTION_SETTINGS = ("top_k", "fusion", "rrf_k", "dense_weight", "candidates", "min_relevance",
-                       "verify", "support_threshold", "verify_judge", "pii", "feedback_export")
+                       "verify", "support_threshold", "verify_judge", "answerability",
+                       "answerability_threshold", "pii", "feedback_export",
+                       "answer_language", "embedder")
 
 
 def _parse_toml(path: Path) -> dict[str, Any]:

@@ -1,6 +1,9 @@
 """Prompt templates are files (``src/fiable/prompts/*.txt``), filled with ``string.Template``.
 
-A folder given by the ``prompt_dir`` setting overrides the built-in files by name. Each
+A folder given by the ``prompt_dir`` setting overrides the built-in files by name. A
+template in another language than English is the same name with the language's ISO 639-1
+code before the extension (``answer_system.fr.txt``); a language without its own file uses
+the English one. Each
 template's version is the first 12 hex digits of the sha256 of its text, recorded with
 every answer so the exact prompt of a past request can be rebuilt.
 """
@@ -39,8 +42,7 @@ class PromptTemplate:
             ) from None
 
 
-def load_prompt(name: str, prompt_dir: str | Path | None = None) -> PromptTemplate:
-    """The template ``name`` (without .txt) from ``prompt_dir`` if it has one, else built-in."""
+def _find(name: str, prompt_dir: str | Path | None) -> PromptTemplate | None:
     if prompt_dir:
         candidate = Path(prompt_dir) / f"{name}.txt"
         if candidate.is_file():
@@ -48,6 +50,20 @@ def load_prompt(name: str, prompt_dir: str | Path | None = None) -> PromptTempla
     try:
         text = resources.files("fiable.prompts").joinpath(f"{name}.txt").read_text("utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"no prompt template named {name!r}",
-                          hint="check the template name or the prompt_dir setting") from None
+        return None
     return PromptTemplate(name, text, f"built-in {name}.txt")
+
+
+def load_prompt(name: str, prompt_dir: str | Path | None = None, *,
+                language: str = "en") -> PromptTemplate:
+    """The template ``name`` (without .txt) in ``language`` from ``prompt_dir`` if it has
+    one, else built-in; the English template when ``language`` has none."""
+    if language != "en":
+        localised = _find(f"{name}.{language}", prompt_dir)
+        if localised is not None:
+            return localised
+    template = _find(name, prompt_dir)
+    if template is None:
+        raise ConfigError(f"no prompt template named {name!r}",
+                          hint="check the template name or the prompt_dir setting")
+    return template

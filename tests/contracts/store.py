@@ -95,6 +95,56 @@ class StoreContract:
                                     embedding_model="m2")
         assert "m1" in str(info.value) and "reindex" in info.value.hint
 
+    def test_each_collection_keeps_its_own_embedding_model(self, store):
+        for name, model in (("hr", "m1"), ("rh", "m2")):
+            store.ensure_collection(name)
+            store.replace_documents(name, [doc(f"{name}.md", [f"text of {name}"], [_vec(1)])],
+                                    embedding_model=model)
+        assert store.embedding_models() == {"hr": "m1", "rh": "m2"}
+        assert store.embedding_model("rh") == "m2" and store.embedding_model() is None
+        [(hit, _)] = store.vector_search(_vec(1), 5, ["rh"])
+        assert store.chunks([hit])[0].collection == "rh"
+        with pytest.raises(EmbeddingModelMismatchError) as info:  # never compared together
+            store.vector_search(_vec(1), 5)
+        assert "hr" in str(info.value) and "rh" in str(info.value)
+        with pytest.raises(EmbeddingModelMismatchError):
+            store.vector_search(_vec(1), 5, ["hr", "rh"])
+        assert len(store.lexical_search("text", 5)) == 2  # lexical search spans them all
+
+    def test_reembed_only_the_collections_named(self, store):
+        for name in ("hr", "rh"):
+            store.ensure_collection(name)
+            store.replace_documents(name, [doc(f"{name}.md", ["cats purr"], [_vec(1)])],
+                                    embedding_model="m1")
+        n = store.reembed(lambda items: np.stack([_vec(0, 1) for _ in items]),
+                          embedding_model="m2", collections=["rh"])
+        assert n == 1 and store.embedding_models() == {"hr": "m1", "rh": "m2"}
+        [exported] = list(store.export_documents("hr"))
+        np.testing.assert_allclose(exported.vectors[0], _vec(1), atol=1e-3)
+
+    def test_lexical_search_stems_each_chunk_in_its_language(self, store):
+        store.ensure_collection("hr")
+        french = DocumentWrite(
+            source="fr.md", title="Congés", format="text", content_hash="f", pipeline="p1",
+            size_bytes=10, pages=None, metadata={"language": "fr"},
+            chunks=[_chunk(0, "Les salariés prennent leurs congés en été."),
+                    _chunk(1, "Employees take their annual leave in summer.")],
+            vectors=np.stack([_vec(1), _vec(0, 1)]), chunk_languages=("fr", "en"))
+        store.replace_documents("hr", [french], embedding_model="m1")
+        assert sorted(store.languages(["hr"])) == ["en", "fr"]
+        # "salarie" and "conge" reach "salariés"/"congés" through the French stemmer and
+        # accent folding; "leaves"/"taking" reach the English chunk through Porter.
+        for query, ordinal in (("conge salarie", 0), ("Combien de congés ?", 0),
+                               ("leaves taking", 1)):
+            found = store.lexical_search(query, 5)
+            assert found, query
+            assert store.chunks([found[0][0]])[0].ordinal == ordinal, query
+        [exported] = list(store.export_documents("hr"))
+        assert tuple(exported.chunk_languages) == ("fr", "en")
+        assert [c.language for c in store.chunks([i for i, _ in store.lexical_search(
+            "congés leave", 5)])] in (["fr", "en"], ["en", "fr"])
+        assert store.documents("hr")[0].language == "fr"
+
     def test_collection_filter(self, store):
         for name in ("hr", "it"):
             store.ensure_collection(name)

@@ -13,6 +13,11 @@ PASSAGE = ("Employees get 27 working days of paid annual leave per year. Up to 5
            "may be carried over into the next year and must be taken by 31 March. Requests "
            "are approved by the line manager in the Corvane HR portal.")
 
+PASSAGE_FR = ("Chaque salarié dispose de 27 jours ouvrés de congés payés par an. Jusqu'à cinq jours "
+              "non pris peuvent être reportés et doivent être posés avant le 31 mars 2025. La prime "
+              "annuelle s'élève à 1 250,50 euros, soit 3,5 % du salaire. Les demandes sont validées "
+              "par le responsable dans le portail RH de Corvane.")
+
 
 class VerifierContract:
     @pytest.fixture
@@ -59,3 +64,24 @@ class VerifierContract:
         (alone,) = self.check(verifier, sentences[1:])
         assert second.score == pytest.approx(alone.score, abs=1e-6)
         assert first.score < second.score
+
+    # French: numbers ("3,5", "1 250,50", "cinq"), dates ("31 mars 2025"), names, stemming
+    def test_french_copied_and_reworded_sentences_are_supported(self, verifier):
+        for s in self.check(verifier, [
+            "Chaque salarié dispose de 27 jours ouvrés de congés payés par an.",
+            "Les demandes sont validées par le responsable dans le portail RH de Corvane.",
+            "La prime annuelle s'élève à 1250,50 euros.",
+            "Les 5 jours reportés doivent être posés avant le 31/03/2025.",
+        ], evidence=(PASSAGE_FR,)):
+            assert s.label == "supported", s
+
+    def test_french_wrong_numbers_dates_and_names_are_not_supported(self, verifier):
+        right, *wrong = self.check(verifier, [
+            "Jusqu'à cinq jours non pris peuvent être reportés.",
+            "Jusqu'à douze jours non pris peuvent être reportés.",
+            "Les jours reportés doivent être posés avant le 30 avril 2025.",
+            "La prime annuelle s'élève à 3,8 % du salaire.",
+            "Les demandes sont validées par le responsable dans le portail RH d'Acme.",
+        ], evidence=(PASSAGE_FR,))
+        for s in wrong:
+            assert s.label != "supported" and s.score < right.score, s

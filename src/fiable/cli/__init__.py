@@ -13,7 +13,9 @@ from ._common import configure_logging
 from .admin import doctor, models, reindex, settings_cmd
 from .documents import collections, documents, ingest, init
 from .evaluate import eval_group
+from .experts import experts_group
 from .feedback import feedback_group
+from .governance import access_group, audit_group, erase
 from .observe import traces_group, watch
 from .questions import ask, chat, history
 from .serve import keys, serve
@@ -42,7 +44,7 @@ def cli(ctx: click.Context, workspace: str | None, sets: tuple[str, ...], verbos
 
 for command in (init, ingest, collections, documents, ask, chat, history, eval_group, models,
                 doctor, settings_cmd, reindex, store_group, serve, keys, traces_group, watch,
-                feedback_group):
+                feedback_group, access_group, audit_group, erase, experts_group):
     cli.add_command(command)
 
 

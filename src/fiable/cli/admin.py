@@ -84,6 +84,64 @@ def models_verify(ctx: click.Context, names: tuple[str, ...]) -> None:
         ctx.exit(4)
 
 
+@models.command("inventory")
+@click.option("--json", "as_json", is_flag=True, help="Print the inventory as JSON.")
+@click.option("--verify", "rehash", is_flag=True,
+              help="Re-hash the model files (seconds for a large model) instead of reading "
+              "the hashes recorded at pull time.")
+@click.pass_context
+def models_inventory(ctx: click.Context, as_json: bool, rehash: bool) -> None:
+    """The models this workspace uses, with model cards, packages, files and sha256."""
+    from ..components import model_dir
+    from ..models.inventory import inventory, workspace_scopes
+
+    ws = workspace_path(ctx)
+    scopes = workspace_scopes(ws if ws.is_dir() else None, overrides=ctx.obj["sets"])
+    settings = scopes.pop("workspace")
+    entries = inventory(settings, model_dir(settings), extra=scopes, verify=rehash)
+    if as_json:
+        echo_json({"models": entries, "rehashed": rehash})
+    else:
+        _print_inventory(entries)
+    if any(e["verified"] is False for e in entries):
+        ctx.exit(4)
+
+
+def _print_inventory(entries: list[dict[str, Any]]) -> None:
+    for e in entries:
+        card = e["card"] or {}
+        click.secho(f"{e['role']}: {e['display_name']} ({e['model_id'] or e['setting']})",
+                    bold=True)
+        click.echo(f"  setting: {e['setting']}; source: {e['source']}; used by: "
+                   f"{', '.join(e['used_by'])}; for: {', '.join(e['uses'])}")
+        click.echo(f"  provenance: {e['provenance']}")
+        if e["location"]:
+            pulled = "" if e["pulled"] is None else ("  (pulled " + str(e["pulled_at"]) + ")"
+                                                      if e["pulled"] else "  (not pulled)")
+            click.echo(f"  location: {e['location']}{pulled}")
+        if card:
+            click.echo(f"  licence: {card['licence']}; upstream: {card['upstream']}")
+            click.echo(f"  packages: {', '.join(card['packages'])}")
+        for f in e["files"]:
+            state = {True: "matches the pinned hash", False: "DIFFERS from the pinned hash",
+                     None: ""}[f["ok"]]
+            how = {"manifest": "recorded at pull", "rehash": "re-hashed now",
+                   None: "not hashed (use --verify)"}[f["sha256_from"]]
+            click.echo(f"  file: {f['name']}  sha256 {f['sha256'] or '-'}  ({how}"
+                       f"{'; ' + state if state else ''})")
+        if card:
+            click.echo(f"  intended use: {card['intended_use']}")
+            click.echo(f"  limits: {card['limits']}")
+            click.echo(f"  languages: {', '.join(card['languages'])} ({card['languages_note']})")
+            for q in card["quality"]:
+                click.echo(f"  measured: {q['text']} [{q['source']}]")
+            for w in card["weaknesses"]:
+                click.echo(f"  weakness: {w['text']} [{w['source']}]")
+        for p in e["problems"]:
+            click.secho(f"  problem: {p}", fg="red")
+        click.echo()
+
+
 def _version(package: str) -> str:
     try:
         return metadata.version(package)

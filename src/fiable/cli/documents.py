@@ -123,4 +123,4 @@ def documents(ctx: click.Context, collection: str, as_json: bool) -> None:
         return
     for d in items:
         pages = f", {d.pages} pages" if d.pages else ""
-        click.echo(f"{d.title}\t{d.format}{pages}, {d.chunks} chunks\t{d.source}")
+        click.echo(f"{d.title}\t{d.format}{pages}, {d.chunks} chunks, {d.language}\t{d.source}")

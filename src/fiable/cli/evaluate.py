@@ -202,7 +202,8 @@ def _sweep(ws: Any, data: Any, collection: str | None, k: int, dry_run: bool,
     cal = result.abstention
     if cal is not None:
         click.echo(f"abstention: min_relevance {cal.min_relevance}, support_threshold "
-                   f"{cal.support_threshold}: abstention F1 {cal.chosen['abstention.f1']:.3f}, "
+                   f"{cal.support_threshold}, answerability_threshold "
+                   f"{cal.answerability_threshold or 'off'}: abstention F1 {cal.chosen['abstention.f1']:.3f}, "
                    f"answer F1 {cal.chosen['f1']:.3f} (without: "
                    f"{cal.baseline['abstention.f1']:.3f}, {cal.baseline['f1']:.3f})")
     for note in result.notes:

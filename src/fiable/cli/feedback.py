@@ -10,6 +10,7 @@ import click
 
 from ._common import echo_json, open_workspace
 from .feedback_judge import judge_command
+from .feedback_tune import tune_command
 
 PRINCIPAL = "local"  # the CLI acts as the local user, like the server without auth
 
@@ -132,3 +133,4 @@ def feedback_export(ctx: click.Context, out: Path, fmt: str, human_only: bool,
 
 
 feedback_group.add_command(judge_command)
+feedback_group.add_command(tune_command)

@@ -7,29 +7,32 @@ from typing import Any
 import click
 
 from ..answer import Answer, Done, Token
+from ..i18n import format_number, interface_language, text
 from ._common import echo_json, open_workspace
 
 
-def _print_sources(answer: Answer) -> None:
+def _print_sources(answer: Answer, lang: str = "en") -> None:
+    """The sources and trust notes under an answer, in the interface language ``lang``."""
     if answer.abstained:
         click.secho(f"({answer.abstain_reason})", dim=True)
         if answer.sources:
-            click.echo("Closest passages:")
+            click.echo(text("closest_passages", lang))
     else:
         uncited = answer.uncited_sentences
         if uncited:
-            click.secho("Sentences without a supporting passage:", fg="yellow")
+            click.secho(text("uncited_sentences", lang), fg="yellow")
             for s in uncited:
                 click.secho(f"  ? {s.text}", fg="yellow")
         unsupported = [s for s in answer.unsupported_sentences if s.citations]
         if unsupported:
-            click.secho("Sentences the cited passages do not support (check them):", fg="yellow")
+            click.secho(text("unsupported_sentences", lang), fg="yellow")
             for s in unsupported:
-                click.secho(f"  ! {s.text} (support {s.support:.2f})", fg="yellow")
+                value = text("support_value", lang, support=format_number(s.support or 0.0, lang))
+                click.secho(f"  ! {s.text} ({value})", fg="yellow")
         if answer.support is not None:
-            click.secho(f"Answer support: {answer.support:.2f} (verification: {answer.verification})",
-                        dim=True)
-        click.echo("Sources:")
+            click.secho(text("answer_support", lang, support=format_number(answer.support, lang),
+                             mode=str(answer.verification)), dim=True)
+        click.echo(text("sources", lang))
     shown = answer.sources if answer.abstained else answer.cited_sources
     for s in shown:
         click.echo(f"  [{s.number}] {s.location} ({s.source})")
@@ -38,24 +41,32 @@ def _print_sources(answer: Answer) -> None:
     quarantined = sorted({f["source"] for f in answer.screening if f["where"] == "passage"})
     if quarantined:
         action = answer.screening[-1]["action"]
-        click.secho(f"Passages with instructions aimed at the assistant ({action}): "
-                    + ", ".join(quarantined), fg="yellow")
-    model = answer.generator_model or "none (no generation)"
-    click.secho(f"{answer.notice} Model: {model}; embedder: {answer.embedder_model}.", dim=True)
+        click.secho(text("injected_passages", lang, action=action) + ", ".join(quarantined),
+                    fg="yellow")
+    model = answer.generator_model or text("no_generation", lang)
+    click.secho(f"{answer.notice} "
+                + text("models", lang, model=model, embedder=answer.embedder_model), dim=True)
+    click.secho(answer.disclosure, dim=True)  # AI-generated, by which models (transparency)
 
 
 def _ask_once(ws: Any, question: str, collections: list[str] | None, top_k: int | None,
-              as_json: bool, explain: bool = False) -> Answer:
+              as_json: bool, explain: bool = False, principal: Any = None,
+              experts: bool = False) -> Answer:
     answer: Answer | None = None
     messages: tuple[dict[str, str], ...] = ()
+    trace: dict[str, Any] = {}
     streamed = False
-    for event in ws.ask_stream(question, collections=collections, top_k=top_k):
+    events = (ws.ask_experts_stream(question, readable=collections, principal=principal,
+                                    top_k=top_k) if experts else
+              ws.ask_stream(question, collections=collections, top_k=top_k, principal=principal))
+    for event in events:
         if isinstance(event, Token) and not as_json:
             click.echo(event.text, nl=False)
             streamed = True
         elif isinstance(event, Done):
-            answer, messages = event.answer, event.messages
+            answer, messages, trace = event.answer, event.messages, event.trace
     assert answer is not None
+    lang = interface_language(ws.settings.lang)
     if as_json:
         echo_json(answer.to_dict())
     else:
@@ -63,14 +74,19 @@ def _ask_once(ws: Any, question: str, collections: list[str] | None, top_k: int 
             click.echo(answer.text)
         elif not answer.abstained:
             click.echo("\n")
-            click.secho("Cited answer: ", bold=True, nl=False)
+            click.secho(text("cited_answer", lang), bold=True, nl=False)
             click.echo(answer.text)
         click.echo()
-        _print_sources(answer)
+        _print_sources(answer, lang)
     if explain and not as_json:
         from ..explain import explain as render
 
         click.echo()
+        if trace.get("route"):  # --experts: the split, gate scores, who answered what
+            from .experts import render_route
+
+            click.echo(render_route(trace["route"]["split"], trace["route"]["gates"],
+                                    [p.get("expert") for p in answer.parts]))
         click.echo(render(answer, messages), nl=False)
     return answer
 
@@ -83,12 +99,18 @@ def _ask_once(ws: Any, question: str, collections: list[str] | None, top_k: int 
 @click.option("--json", "as_json", is_flag=True, help="Print the full answer as JSON.")
 @click.option("--explain", is_flag=True, help="Then show how the answer was made: passages "
               "with scores, each sentence's support evidence, screening, the exact prompt.")
+@click.option("--as", "as_user", default=None, metavar="NAME",
+              help="Answer as principal NAME would get it (only what NAME may read).")
+@click.option("--experts", is_flag=True, help="Split the question into its asks and route each "
+              "to the experts that know it (docs/experts.md); -c limits the experts.")
 @click.pass_context
 def ask(ctx: click.Context, question: str, collections: tuple[str, ...], top_k: int | None,
-        as_json: bool, explain: bool) -> None:
+        as_json: bool, explain: bool, as_user: str | None, experts: bool) -> None:
     """Answer QUESTION from the documents; tokens stream, then the cited sources."""
     with open_workspace(ctx) as ws:
-        _ask_once(ws, question, list(collections) or None, top_k, as_json, explain)
+        who = ws.principal(as_user) if as_user else None
+        _ask_once(ws, question, list(collections) or None, top_k, as_json, explain,
+                  principal=who, experts=experts)
 
 
 @click.command()
@@ -99,7 +121,7 @@ def chat(ctx: click.Context, collections: tuple[str, ...]) -> None:
     from ..errors import UserError
 
     with open_workspace(ctx) as ws:
-        click.echo("Ask a question about your documents (empty line to quit).")
+        click.echo(text("chat_intro", interface_language(ws.settings.lang)))
         while True:
             try:
                 question = click.prompt("?", default="", show_default=False, prompt_suffix=" ")

@@ -71,6 +71,7 @@ def keys_create(ctx: click.Context, name: str) -> None:
     key = new_key()
     with open_workspace(ctx) as ws:
         ws.store.add_api_key(name, hash_key(key))
+        ws.audit("local", "keys", {"created": name})
     click.echo(key)
     click.echo(f"key {name!r} created: keep it now, it is stored only as a hash", err=True)
 
@@ -98,4 +99,5 @@ def keys_revoke(ctx: click.Context, name: str) -> None:
     with open_workspace(ctx) as ws:
         if not ws.store.revoke_api_key(name):
             raise ConfigError(f"no active key named {name!r}", hint="see `fiable keys list`")
+        ws.audit("local", "keys", {"revoked": name})
     click.echo(f"key {name!r} revoked")

@@ -45,7 +45,9 @@ def store_info(ctx: click.Context, as_json: bool) -> None:
             "store": type(ws.store).__name__,
             "location": _describe(ws.settings.store),
             "embedding_model": ws.store.embedding_model(),
-            "collections": [{"name": c.name, "documents": c.documents, "chunks": c.chunks}
+            "collections": [{"name": c.name, "documents": c.documents, "chunks": c.chunks,
+                             "embedding_model": ws.store.embedding_models().get(c.name),
+                             "languages": ws.store.languages([c.name])}
                             for c in ws.collections()],
         }
     if as_json:

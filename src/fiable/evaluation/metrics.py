@@ -3,7 +3,9 @@
 Retrieval: nDCG@k (graded, the BEIR/trec_eval definition), recall@k and reciprocal rank
 over ranked document ids. Answers: exact match and token F1 after the official SQuAD
 normalisation (lower case, no punctuation, no articles ``a an the``, single spaces), the
-best over the gold answers. Abstention: precision, recall and F1 where the positive class
+best over the gold answers; ``language="fr"`` uses the French normalisation instead (accents
+folded, apostrophes split elisions, articles ``le la les l' un une des du d' au aux``
+removed). Abstention: precision, recall and F1 where the positive class
 is "the question is unanswerable" and the prediction is "fiable abstained".
 """
 
@@ -54,30 +56,43 @@ _ARTICLES = re.compile(r"\b(a|an|the)\b", re.UNICODE)
 _PUNCT = set(string.punctuation)
 
 
-def normalize_answer(text: str) -> str:
-    """SQuAD's normalisation: lower case, punctuation and articles removed, spaces single."""
+_ARTICLES_FR = re.compile(r"\b(le|la|les|l|un|une|des|du|d|au|aux)\b", re.UNICODE)
+
+
+def _normalize_fr(text: str) -> str:
+    text = unicodedata.normalize("NFKD", text.lower())
+    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = "".join(" " if ch in _PUNCT or ch in "’«»" else ch for ch in text)
+    return " ".join(_ARTICLES_FR.sub(" ", text).split())
+
+
+def normalize_answer(text: str, language: str = "en") -> str:
+    """SQuAD's normalisation: lower case, punctuation and articles removed, spaces single
+    (the French one for ``language="fr"``, see module docstring)."""
+    if language == "fr":
+        return _normalize_fr(text)
     text = text.lower()
     text = "".join(ch for ch in text if ch not in _PUNCT)
     text = _ARTICLES.sub(" ", text)
     return " ".join(text.split())
 
 
-def _tokens(text: str) -> list[str]:
-    return normalize_answer(text).split()
+def _tokens(text: str, language: str = "en") -> list[str]:
+    return normalize_answer(text, language).split()
 
 
-def exact_match(prediction: str, golds: Iterable[str]) -> float:
+def exact_match(prediction: str, golds: Iterable[str], language: str = "en") -> float:
     """1.0 when the normalised prediction equals a normalised gold answer."""
-    pred = normalize_answer(prediction)
-    return float(any(pred == normalize_answer(g) for g in golds))
+    pred = normalize_answer(prediction, language)
+    return float(any(pred == normalize_answer(g, language) for g in golds))
 
 
-def token_f1(prediction: str, golds: Iterable[str]) -> float:
+def token_f1(prediction: str, golds: Iterable[str], language: str = "en") -> float:
     """The best token-overlap F1 of ``prediction`` against the gold answers (SQuAD)."""
-    pred = _tokens(prediction)
+    pred = _tokens(prediction, language)
     best = 0.0
     for gold in golds:
-        ref = _tokens(gold)
+        ref = _tokens(gold, language)
         if not pred or not ref:
             best = max(best, float(pred == ref))
             continue

@@ -100,7 +100,7 @@ class Candidates:
 def fetch_candidates(ws: "Workspace", text: str, collection: str, n: int) -> Candidates:
     """The ``n`` best chunks of each retriever for ``text``, timed per stage."""
     t0 = time.perf_counter()
-    vector = ws.embedder.embed_query(text)
+    vector = ws.embedder_for(collection).embed_query(text)  # the collection's own model
     t1 = time.perf_counter()
     lexical = ws.store.lexical_search(text, n, [collection])
     t2 = time.perf_counter()
@@ -212,6 +212,7 @@ def _qa(ws: "Workspace", dataset: Dataset, collection: str | None, progress: Pro
             "citations": len(cited), "precise_citations": sum(precise),
             "sources": [document_key(s.source) for s in answer.sources],
             "relevance": answer.relevance, "support": answer.support,
+            "answerability": (answer.answerability or {}).get("score"),
             "abstain_reason": answer.abstain_reason,
             "trace_id": answer.trace_id,
         })
@@ -287,7 +288,8 @@ def evaluate(
     from ..components import model_fingerprint
 
     models = {"embedder": {**model_fingerprint(settings.embedder, settings),
-                           "model_id": ws.embedder.model_id}}
+                           "model_id": (ws.embedder_for(collection) if collection
+                                        else ws.embedder).model_id}}
     if dataset.kind == "qa":
         models["generator"] = model_fingerprint(settings.generator, settings)
     summary: dict[str, Any] = {

@@ -4,7 +4,8 @@
 Each query's BM25 and dense candidates are fetched once; every fusion setting of the grid
 (RRF with several k, weighted with dense weights 0..1) is then scored on the same
 candidates. For a QA set with unanswerable questions, the questions are then asked once
-(``min_relevance = 0``, ``verify = flag``) and ``min_relevance`` / ``support_threshold``
+(``min_relevance = 0``, ``verify = flag``, the answerability classifier scoring without
+abstaining) and ``min_relevance`` / ``support_threshold`` / ``answerability_threshold``
 are calibrated from that pass (:mod:`fiable.evaluation.calibrate`). The best settings are
 written to the collection's ``[collections."NAME"]`` table in ``fiable.toml``. Test splits are refused: tuning on them would make the reported
 figures meaningless.
@@ -132,10 +133,15 @@ def sweep(
             result.notes.append("abstention: no unanswerable question in this split, not calibrated")
         else:
             run = evaluate(ws, dataset, collection=collection, store=False, progress=progress,
-                           overrides={"min_relevance": 0.0, "verify": "flag"})
+                           overrides={"min_relevance": 0.0, "verify": "flag",
+                                      "answerability": "classifier",
+                                      "answerability_threshold": 0.0})
             cal = result.abstention = calibrate_abstention(run.items)
             values.update(min_relevance=cal.min_relevance, support_threshold=cal.support_threshold,
-                          verify="abstain" if cal.support_threshold > 0 else settings.verify)
+                          verify="abstain" if cal.support_threshold > 0 else settings.verify,
+                          answerability="classifier" if cal.answerability_threshold > 0 else "off")
+            if cal.answerability_threshold > 0:
+                values["answerability_threshold"] = cal.answerability_threshold
             comment.append(
                 f"abstention: F1 {cal.chosen['abstention.f1']:.3f}, answer F1 {cal.chosen['f1']:.3f} "
                 f"(without: {cal.baseline['abstention.f1']:.3f}, {cal.baseline['f1']:.3f}) "
@@ -157,6 +163,7 @@ def sweep(
         "abstention": None if result.abstention is None else {
             "min_relevance": result.abstention.min_relevance,
             "support_threshold": result.abstention.support_threshold,
+            "answerability_threshold": result.abstention.answerability_threshold,
             "chosen": result.abstention.chosen, "baseline": result.abstention.baseline},
         "settings": settings.redacted(), "models": {"embedder": {"model_id": ws.embedder.model_id}},
         "latency": {}, "seconds": 0.0,

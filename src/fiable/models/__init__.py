@@ -17,6 +17,7 @@ from fiable.models.catalog import (
     PackageFile,
 )
 from fiable.models.installer import Installer, PipInstaller
+from fiable.models.inventory import inventory
 from fiable.models.pull import pull
 from fiable.models.store import (
     MemberCheck,
@@ -37,6 +38,7 @@ __all__ = [
     "DEFAULT_GENERATOR",
     "Catalog",
     "Installer",
+    "inventory",
     "Member",
     "MemberCheck",
     "ModelKind",

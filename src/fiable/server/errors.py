@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..errors import (EmbeddingModelMismatchError, FiableError, FileTooLargeError,
+from ..errors import (AccessDeniedError, EmbeddingModelMismatchError, FiableError, FileTooLargeError,
                       InputTooLargeError, InvalidFeedbackError, LoadError, ModelError,
                       StoreError, UnknownCollectionError, UnknownTraceError,
                       UnsupportedFormatError, UserError)
@@ -20,6 +20,7 @@ from ..errors import (EmbeddingModelMismatchError, FiableError, FileTooLargeErro
 __all__ = ["ApiError", "error_body", "status_for"]
 
 _STATUS: tuple[tuple[type[FiableError], int], ...] = (
+    (AccessDeniedError, 403),
     (UnknownCollectionError, 404),
     (UnknownTraceError, 404),
     (InvalidFeedbackError, 422),

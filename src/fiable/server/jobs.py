@@ -34,6 +34,7 @@ class IngestJob:
     total: int = 0
     report: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
+    owner: str = "local"  # the principal who uploaded (the audit trail's actor)
 
     def to_dict(self) -> dict[str, Any]:
         return {"job_id": self.job_id, "collection": self.collection, "status": self.status,
@@ -57,8 +58,10 @@ class IngestJobs:
         folder.mkdir(parents=True, exist_ok=False)
         return job_id, folder
 
-    def submit(self, job_id: str, collection: str, files: list[Path]) -> IngestJob:
-        job = IngestJob(job_id, collection, [str(f) for f in files], total=len(files))
+    def submit(self, job_id: str, collection: str, files: list[Path], *,
+               owner: str = "local") -> IngestJob:
+        job = IngestJob(job_id, collection, [str(f) for f in files], total=len(files),
+                        owner=owner)
         with self._lock:
             self._jobs[job_id] = job
             for old in list(self._jobs)[: max(0, len(self._jobs) - self._max_jobs)]:
@@ -78,7 +81,7 @@ class IngestJobs:
             job.done, job.total = event.done, event.total
 
         try:
-            report = self.workspace.ingest(job.files, collection=job.collection,
+            report = self.workspace.ingest(job.files, collection=job.collection, actor=job.owner,
                                            progress=progress)
             job.report = _without_server_paths(dataclasses.asdict(report),
                                                str(Path(job.files[0]).parent) + "/")

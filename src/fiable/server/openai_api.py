@@ -9,6 +9,7 @@ as an extra attribute, so the official client works unchanged.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import time
 from typing import Any, AsyncIterator
@@ -19,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..answer import Answer, Done, Token
 from ..errors import FiableError
+from ..governance.access import Principal, read_scope
 from .app import ServerState, answer_events, principal, sse, started
 from .errors import ApiError, error_body, status_for
 
@@ -50,6 +52,7 @@ def _extra(answer: Answer) -> dict[str, Any]:
     return {"trace_id": answer.trace_id, "abstained": answer.abstained,
             "abstain_reason": answer.abstain_reason, "support": answer.support,
             "notice": answer.notice, "generator_model": answer.generator_model,
+            "embedder_model": answer.embedder_model, "disclosure": answer.disclosure,
             "cited_sources": [s.number for s in answer.cited_sources],
             "sentences": [dataclasses.asdict(s) for s in answer.sentences],
             "sources": [dataclasses.asdict(s) for s in answer.sources]}
@@ -65,12 +68,16 @@ def _usage(answer: Answer) -> dict[str, int]:
 def add_openai_routes(app: FastAPI, state: ServerState) -> None:
     workspace = state.workspace
 
-    def collections_for(model: str) -> list[str] | None:
+    def readable_names(who: Principal) -> list[str]:
+        scope = read_scope(workspace.store, who)
+        return [c.name for c in workspace.store.collections() if scope.allows(c.name)]
+
+    def collections_for(model: str, who: Principal) -> list[str] | None:
         if model == MODEL:
             return None
         prefix = MODEL + "/"
         name = model[len(prefix):] if model.startswith(prefix) else None
-        known = {c.name for c in workspace.store.collections()}
+        known = set(readable_names(who))
         if name is None or name not in known:
             listing = ", ".join([MODEL] + [prefix + n for n in sorted(known)])
             raise ApiError(404, "unknown_model", f"unknown model {model!r}",
@@ -78,25 +85,26 @@ def add_openai_routes(app: FastAPI, state: ServerState) -> None:
         return [name]
 
     @app.get("/v1/models", tags=["openai"])
-    async def models(who: str = Depends(principal)) -> dict[str, Any]:
+    async def models(who: Principal = Depends(principal)) -> dict[str, Any]:
         """``fiable`` (all collections) and ``fiable/<collection>`` for each collection."""
         created = int(time.time())
-        names = [MODEL] + [f"{MODEL}/{c.name}" for c in workspace.store.collections()]
+        names = [MODEL] + [f"{MODEL}/{n}" for n in await asyncio.to_thread(readable_names, who)]
         return {"object": "list", "data": [
             {"id": n, "object": "model", "created": created, "owned_by": "fiable"}
             for n in names]}
 
     @app.post("/v1/chat/completions", tags=["openai"])
     async def chat(body: ChatBody, request: Request,
-                   who: str = Depends(principal)) -> Response:
+                   who: Principal = Depends(principal)) -> Response:
         """An answer from the documents, in OpenAI's chat completion format."""
-        collections = collections_for(body.model)
+        collections = await asyncio.to_thread(collections_for, body.model, who)
+        await asyncio.to_thread(workspace.readable, who, collections)
         users = [m for m in body.messages if m.role == "user"]
         question = _text(users[-1].content).strip() if users else ""
         if not question:
             raise ApiError(400, "no_question", "no user message with text to answer",
                            hint='send messages: [{"role": "user", "content": "..."}]')
-        events = answer_events(state, request, question, collections, None)
+        events = answer_events(state, request, question, collections, None, who=who)
         created = int(time.time())
         if not body.stream:
             async for event in events:

@@ -10,7 +10,7 @@ from ..errors import EmbeddingModelMismatchError, StoreError, UnknownCollectionE
 from ..chunking import Chunk
 from .base import DocumentInfo, DocumentWrite, StoredChunk
 
-__all__ = ["check_chunks_match_vectors", "check_collection_name", "key_name_taken", "document_info", "document_write", "missing_collections", "model_mismatch",
+__all__ = ["check_chunks_match_vectors", "check_collection_name", "key_name_taken", "document_info", "document_write", "missing_collections", "mixed_models_search", "model_mismatch",
            "now", "stored_chunk"]
 
 
@@ -41,12 +41,26 @@ def missing_collections(names: Sequence[str], known: Iterable[str]) -> None:
         )
 
 
-def model_mismatch(stored: str, given: str) -> EmbeddingModelMismatchError:
+def model_mismatch(stored: str, given: str, collection: str | None = None
+                   ) -> EmbeddingModelMismatchError:
+    where = f"collection {collection!r}" if collection else "this workspace's index"
     return EmbeddingModelMismatchError(
-        f"this workspace's index was built with embedder {stored!r}, "
-        f"not {given!r}; one index cannot mix two embedding models",
+        f"{where} was built with embedder {stored!r}, "
+        f"not {given!r}; one collection cannot mix two embedding models",
         hint=f"set embedder back to the one that built the index, or run "
         f"`fiable reindex` to re-embed every chunk with {given!r}",
+    )
+
+
+def mixed_models_search(models: Mapping[str, str]) -> EmbeddingModelMismatchError:
+    """One vector search over collections embedded by different models (``models``: model
+    -> a collection holding it): their vectors are not comparable."""
+    listing = ", ".join(f"{name!r} ({model})" for model, name in sorted(models.items()))
+    return EmbeddingModelMismatchError(
+        f"collections {listing} were embedded by different models; one vector search "
+        f"cannot compare their vectors",
+        hint="search each embedder's collections with its own query vector "
+        "(fiable.retrieval.hybrid_search does), or `fiable reindex` them with one embedder",
     )
 
 
@@ -68,6 +82,7 @@ def stored_chunk(r: Mapping[str, Any]) -> StoredChunk:
         heading_path=tuple(json.loads(r["heading_path"])), page_start=r["page_start"],
         page_end=r["page_end"], char_start=r["char_start"], char_end=r["char_end"],
         content_hash=r["content_hash"],
+        language=r["language"] if "language" in r.keys() else "und",
     )
 
 
@@ -88,6 +103,8 @@ def document_write(info: DocumentInfo, rows: Sequence[Mapping[str, Any]],
                       token_count=r["token_count"], content_hash=r["content_hash"])
                 for r in rows],
         vectors=np.array(list(vectors), dtype=np.float32).reshape(len(rows), -1),
+        chunk_languages=tuple(r["language"] for r in rows)
+        if rows and "language" in rows[0].keys() else (),
     )
 
 

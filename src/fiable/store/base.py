@@ -13,14 +13,27 @@ Contract:
 - Searches only see chunks of the collections named (all collections when None) and
   return ``(chunk_id, score)`` best first, at most ``k``; lexical scores are BM25 (higher
   is better), vector scores cosine similarity.
-- All vectors of one store come from one embedding model: ``embedding_model()`` says which,
-  and writing vectors of another model raises EmbeddingModelMismatchError.
+- All vectors of one *collection* come from one embedding model: ``embedding_models()``
+  says which for each collection (``embedding_model(name)`` for one), writing vectors of
+  another model into it raises EmbeddingModelMismatchError, and so does one
+  ``vector_search`` over collections of different models (their vectors are never
+  compared: ``fiable.retrieval`` embeds the query once per model and fuses).
+- Each chunk has a ``language`` (``DocumentWrite.chunk_languages``, else the document's
+  ``metadata["language"]``, else English); lexical search indexes text analysed per
+  language (``fiable.lexical``) and analyses a query in the languages of the collections
+  it searches.
 - Unknown collection names raise UnknownCollectionError (except in ``ensure_collection``).
 - ``export_documents(collection)`` yields every document with its chunks and vectors, in
   the form ``replace_documents`` takes (``fiable store copy`` moves a workspace with it).
-- ``reembed`` swaps every vector for a new model's, atomically (``fiable reindex``).
+- ``reembed`` swaps every vector of the collections named (all by default) for a new
+  model's, atomically (``fiable reindex``).
 - The ask log (``log_ask``/``asks``), feedback and evaluation runs are append-only records.
 - API keys are kept as hashes only; a revoked key never authenticates again.
+- The access policy is one JSON document changed only by ``update_access_policy`` (one
+  transaction); the audit trail is append-only and hash-chained (``append_audit`` seals
+  each record after the head inside one transaction), ``prune_audit`` leaves a checkpoint.
+- Erasure: ``find_records`` finds a subject's words outside the documents, ``erase_records``
+  deletes those records and blanks audit content (the chain still verifies).
 - Evaluation runs (``save_eval_run``) are kept in insertion order with increasing ids;
   ``eval_runs`` lists summaries newest first.
 """
@@ -28,7 +41,7 @@ Contract:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Callable, Collection, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 import numpy.typing as npt
@@ -70,6 +83,11 @@ class DocumentInfo:
     ingested_at: str
     metadata: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def language(self) -> str:
+        """The document's language (ISO 639-1) detected at ingest; ``und`` before."""
+        return self.metadata.get("language", "und")
+
 
 @dataclass(frozen=True, slots=True)
 class DocumentWrite:
@@ -85,6 +103,8 @@ class DocumentWrite:
     chunks: Sequence[Chunk]
     vectors: npt.NDArray[np.float32]
     metadata: dict[str, str] = field(default_factory=dict)
+    # one ISO 639-1 code per chunk; empty: every chunk in metadata["language"] (or English)
+    chunk_languages: Sequence[str] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +122,7 @@ class StoredChunk:
     char_start: int
     char_end: int
     content_hash: str
+    language: str = "und"  # ISO 639-1, detected at ingest ("und" for a row without one)
 
 
 class Store(Protocol):
@@ -121,7 +142,11 @@ class Store(Protocol):
 
     def delete_documents(self, collection: str, sources: Iterable[str]) -> int: ...
 
-    def embedding_model(self) -> str | None: ...
+    def embedding_model(self, collection: str | None = None) -> str | None: ...
+
+    def embedding_models(self) -> dict[str, str]: ...
+
+    def languages(self, collections: Sequence[str] | None = None) -> list[str]: ...
 
     def lexical_search(
         self, query: str, k: int, collections: Sequence[str] | None = None
@@ -133,7 +158,8 @@ class Store(Protocol):
 
     def chunks(self, ids: Sequence[int]) -> list[StoredChunk]: ...
 
-    def export_documents(self, collection: str) -> Iterator[DocumentWrite]: ...
+    def export_documents(self, collection: str,
+                         sources: Collection[str] | None = None) -> Iterator[DocumentWrite]: ...
 
     def reembed(
         self,
@@ -141,6 +167,7 @@ class Store(Protocol):
         *,
         embedding_model: str,
         batch: int = 256,
+        collections: Sequence[str] | None = None,
     ) -> int: ...
 
     def log_ask(self, record: dict[str, Any]) -> None: ...
@@ -164,5 +191,29 @@ class Store(Protocol):
     def api_key_name(self, key_hash: str) -> str | None: ...
 
     def revoke_api_key(self, name: str) -> bool: ...
+
+    def access_policy(self) -> dict[str, Any]: ...
+
+    def update_access_policy(
+        self, change: Callable[[dict[str, Any]], dict[str, Any]]
+    ) -> dict[str, Any]: ...
+
+    def append_audit(self, actor: str, action: str, payload: dict[str, Any],
+                     content: dict[str, Any] | None = None) -> dict[str, Any]: ...
+
+    def audit_records(self, after_seq: int = 0, limit: int = 1000, *,
+                      until_seq: int | None = None, action: str | None = None,
+                      since: str | None = None, until: str | None = None,
+                      newest_first: bool = False) -> list[dict[str, Any]]: ...
+
+    def audit_checkpoints(self) -> list[dict[str, Any]]: ...
+
+    def prune_audit(self, before: str) -> int: ...
+
+    def find_records(self, needles: Sequence[str]) -> dict[str, list[Any]]: ...
+
+    def erase_records(self, *, asks: Sequence[str] = (), feedback: Sequence[int] = (),
+                      eval_runs: Sequence[int] = (), audit: Sequence[int] = ()
+                      ) -> dict[str, int]: ...
 
     def close(self) -> None: ...

@@ -71,9 +71,10 @@ def copy_store(
                                                     for c in busy),
             hint="copy into an empty database, or delete those collections there first",
         )
-    model = source.embedding_model()
+    models = source.embedding_models()  # each collection keeps the model that built it
     report = CopyReport()
     for name in names:
+        model = models.get(name)
         target.ensure_collection(name)
         group: list[DocumentWrite] = []
         docs = chunks = 0

@@ -122,11 +122,87 @@ def m004_feedback_and_keys(conn: sqlite3.Connection) -> None:
     )
 
 
+def m005_governance(conn: sqlite3.Connection) -> None:
+    """The hash-chained audit trail (fiable.governance.audit) and the checkpoints that
+    retention leaves so that the chain still verifies; the access policy lives in meta."""
+    _run(
+        conn,
+        """
+        CREATE TABLE audit (
+            seq INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,
+            action TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            content TEXT,
+            prev TEXT NOT NULL,
+            hash TEXT NOT NULL
+        );
+        CREATE INDEX audit_at ON audit(at);
+        CREATE INDEX audit_action ON audit(action, seq);
+        CREATE TABLE audit_checkpoints (
+            seq INTEGER PRIMARY KEY,
+            hash TEXT NOT NULL,
+            at TEXT NOT NULL,
+            pruned INTEGER NOT NULL
+        );
+        """
+    )
+
+
+FTS_TOKENIZER = "unicode61 remove_diacritics 0"  # the text is analysed already (fiable.lexical)
+
+
+def m006_languages(conn: sqlite3.Connection) -> None:
+    """Languages and per-collection embedders (issue 10): each chunk gets its ``language``
+    (its document's, detected here for documents stored before; kept in the document's
+    ``metadata["language"]``), each collection the ``embedding_model`` and dimension that
+    built its vectors (the store-wide one in ``meta`` before), and the FTS index is rebuilt
+    over text analysed per language by :mod:`fiable.lexical` (Snowball stems, accents folded)
+    instead of FTS5's English Porter tokenizer."""
+    import json
+
+    from ..lexical import chunk_languages, document_language, index_text
+
+    conn.execute("ALTER TABLE chunks ADD COLUMN language TEXT NOT NULL DEFAULT 'en'")
+    conn.execute("ALTER TABLE collections ADD COLUMN embedding_model TEXT")
+    conn.execute("ALTER TABLE collections ADD COLUMN embedding_dimension INTEGER")
+    model = conn.execute("SELECT value FROM meta WHERE key = 'embedding_model'").fetchone()
+    dim = conn.execute("SELECT value FROM meta WHERE key = 'embedding_dimension'").fetchone()
+    if model is not None:
+        conn.execute(
+            """UPDATE collections SET embedding_model = ?, embedding_dimension = ?
+               WHERE EXISTS (SELECT 1 FROM documents d JOIN chunks k ON k.document_id = d.id
+                             WHERE d.collection_id = collections.id)""",
+            (model[0], int(dim[0]) if dim is not None else 0))
+    conn.execute("DROP TABLE chunks_fts")
+    conn.execute(f"CREATE VIRTUAL TABLE chunks_fts USING fts5(text, context, "
+                 f"tokenize = '{FTS_TOKENIZER}')")
+    for doc_id, title, metadata in conn.execute(
+            "SELECT id, title, metadata FROM documents ORDER BY id").fetchall():
+        rows = conn.execute("SELECT id, text, heading_path FROM chunks WHERE document_id = ? "
+                            "ORDER BY ordinal", (doc_id,)).fetchall()
+        meta = json.loads(metadata or "{}")
+        language = meta.get("language") or document_language(r[1] for r in rows)
+        if meta.get("language") != language:
+            meta["language"] = language
+            conn.execute("UPDATE documents SET metadata = ? WHERE id = ?",
+                         (json.dumps(meta, sort_keys=True), doc_id))
+        for (chunk_id, text, heading), lang in zip(rows, chunk_languages([r[1] for r in rows],
+                                                                          language)):
+            conn.execute("UPDATE chunks SET language = ? WHERE id = ?", (lang, chunk_id))
+            context = " ".join((title, *json.loads(heading or "[]")))
+            conn.execute("INSERT INTO chunks_fts(rowid, text, context) VALUES (?, ?, ?)",
+                         (chunk_id, index_text(text, lang), index_text(context, lang)))
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("001_initial", m001_initial),
     ("002_ask_log", m002_ask_log),
     ("003_eval_runs", m003_eval_runs),
     ("004_feedback_and_keys", m004_feedback_and_keys),
+    ("005_governance", m005_governance),
+    ("006_languages", m006_languages),
 ]
 
 

@@ -13,10 +13,12 @@ hyphenated words as their parts, accents folded by ``unaccent`` where the server
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timezone
 from typing import Any, Callable
 
-__all__ = ["NEW_CHUNKS_TABLE", "PG_MIGRATIONS", "POSTINGS_FROM_NEW_CHUNKS", "TS_CONFIG",
+__all__ = ["ANALYSED_CONFIG", "ANALYSED_POSTINGS", "NEW_CHUNKS_TABLE", "PG_MIGRATIONS",
+           "POSTINGS_FROM_NEW_CHUNKS", "TS_CONFIG", "analysed_length", "analysed_tsvector",
            "apply_pg_migrations", "drop_vector_indexes", "ensure_vector_index",
            "lexical_length", "tsvector"]
 
@@ -52,6 +54,36 @@ def lexical_length(expression: str) -> str:
     """SQL for the number of indexed tokens in ``expression`` (BM25's document length)."""
     return (f"(SELECT COALESCE(SUM(COALESCE(array_length(positions, 1), 1)), 0) "
             f"FROM unnest({tsvector(expression)}))")
+
+# Since 006_languages the text is analysed per language in Python (fiable.lexical: the
+# Snowball stemmers PostgreSQL's own french_stem/english_stem dictionaries use, accents
+# folded), exactly as the SQLite store indexes it; PostgreSQL only splits the analysed text
+# on spaces, through a copy of the ``simple`` configuration (no stems, no stop words).
+ANALYSED_CONFIG = "fiable_analysed"
+
+
+def analysed_tsvector(expression: str) -> str:
+    """SQL for the tsvector of already analysed text (space-separated index tokens)."""
+    return f"to_tsvector('{ANALYSED_CONFIG}', {expression})"
+
+
+ANALYSED_POSTINGS = f"""
+    INSERT INTO postings(lexeme, chunk_id, collection_id, tf, dl)
+    SELECT t.lexeme, n.id, MIN(n.collection_id), SUM(t.freq), MIN(n.lex_len)
+    FROM _new_chunks n, LATERAL (
+        SELECT lexeme, COALESCE(array_length(positions, 1), 1)::real AS freq
+        FROM unnest({analysed_tsvector("n.text")})
+        UNION ALL
+        SELECT lexeme, COALESCE(array_length(positions, 1), 1) * {CONTEXT_WEIGHT}
+        FROM unnest({analysed_tsvector("n.context")})) t
+    GROUP BY t.lexeme, n.id"""
+
+
+def analysed_length(expression: str) -> str:
+    """SQL for the number of index tokens in analysed text (BM25's document length)."""
+    return (f"(SELECT COALESCE(SUM(COALESCE(array_length(positions, 1), 1)), 0) "
+            f"FROM unnest({analysed_tsvector(expression)}))")
+
 
 _LOCK_KEY = 7_405_113_901  # pg_advisory_xact_lock key: "fiable migrations"
 
@@ -200,11 +232,72 @@ def _feedback_and_keys(conn: Any) -> None:
         revoked_at TEXT)""")
 
 
+def _governance(conn: Any) -> None:
+    """The hash-chained audit trail and its retention checkpoints (see migrations.py)."""
+    conn.execute("""CREATE TABLE audit (
+        seq BIGINT PRIMARY KEY, at TEXT NOT NULL, actor TEXT NOT NULL, action TEXT NOT NULL,
+        payload TEXT NOT NULL, content TEXT, prev TEXT NOT NULL, hash TEXT NOT NULL)""")
+    conn.execute("CREATE INDEX audit_at ON audit(at)")
+    conn.execute("CREATE INDEX audit_action ON audit(action, seq)")
+    conn.execute("""CREATE TABLE audit_checkpoints (
+        seq BIGINT PRIMARY KEY, hash TEXT NOT NULL, at TEXT NOT NULL, pruned BIGINT NOT NULL)""")
+
+
+def _languages(conn: Any) -> None:
+    """Languages and per-collection embedders (see the SQLite store's 006_languages): each
+    chunk's ``language`` (its document's, detected for documents stored before), each
+    collection's ``embedding_model``, and the postings rebuilt over text analysed per
+    language by fiable.lexical (the vector index keeps one dimension per database)."""
+    from ..lexical import chunk_languages, document_language, index_text
+
+    conn.execute(f"CREATE TEXT SEARCH CONFIGURATION {ANALYSED_CONFIG} (COPY = simple)")
+    conn.execute("ALTER TABLE chunks ADD COLUMN language TEXT NOT NULL DEFAULT 'en'")
+    conn.execute("ALTER TABLE collections ADD COLUMN embedding_model TEXT")
+    conn.execute("ALTER TABLE collections ADD COLUMN embedding_dimension INTEGER")
+    model = conn.execute("SELECT value FROM meta WHERE key = 'embedding_model'").fetchone()
+    dim = conn.execute("SELECT value FROM meta WHERE key = 'embedding_dimension'").fetchone()
+    if model is not None:
+        conn.execute("""UPDATE collections c SET embedding_model = %s, embedding_dimension = %s
+                        WHERE EXISTS (SELECT 1 FROM chunks k WHERE k.collection_id = c.id)""",
+                     (model["value"], int(dim["value"]) if dim else 0))
+    conn.execute("TRUNCATE postings")
+    conn.execute(NEW_CHUNKS_TABLE)
+    for d in conn.execute("SELECT id, collection_id, title, metadata FROM documents "
+                          "ORDER BY id").fetchall():
+        rows = conn.execute("SELECT id, text, heading_path FROM chunks WHERE document_id = %s "
+                            "ORDER BY ordinal", (d["id"],)).fetchall()
+        meta = json.loads(d["metadata"] or "{}")
+        language = meta.get("language") or document_language(r["text"] for r in rows)
+        if meta.get("language") != language:
+            meta["language"] = language
+            conn.execute("UPDATE documents SET metadata = %s WHERE id = %s",
+                         (json.dumps(meta, sort_keys=True), d["id"]))
+        for r, lang in zip(rows, chunk_languages([r["text"] for r in rows], language)):
+            context = " ".join((d["title"], *json.loads(r["heading_path"] or "[]")))
+            text, ctx = index_text(r["text"], lang), index_text(context, lang)
+            conn.execute("INSERT INTO _new_chunks VALUES (%s, %s, %s, %s, 0)",
+                         (r["id"], d["collection_id"], text, ctx))
+            conn.execute("UPDATE chunks SET language = %s WHERE id = %s", (lang, r["id"]))
+    length = analysed_length("text || ' ' || context")
+    conn.execute(f"UPDATE _new_chunks SET lex_len = {length}")
+    conn.execute("UPDATE chunks SET lex_len = n.lex_len FROM _new_chunks n WHERE chunks.id = n.id")
+    conn.execute(ANALYSED_POSTINGS)
+    conn.execute(
+        """UPDATE collections c SET n_chunks = COALESCE(s.n, 0), total_len = COALESCE(s.len, 0)
+           FROM collections c2 LEFT JOIN (SELECT collection_id, COUNT(*) AS n,
+                                                 SUM(lex_len) AS len
+                                          FROM chunks GROUP BY collection_id) s
+                ON s.collection_id = c2.id
+           WHERE c.id = c2.id""")
+
+
 PG_MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("001_initial", _initial),
     ("002_porter_tokens", _porter_tokens),
     ("003_binary_index", _binary_index),
     ("004_feedback_and_keys", _feedback_and_keys),
+    ("005_governance", _governance),
+    ("006_languages", _languages),
 ]
 
 

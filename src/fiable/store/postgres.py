@@ -4,12 +4,14 @@ Same contract as the SQLite store (``fiable.store.base``), checked by the same s
 
 - **Lexical search is BM25, computed exactly in SQL** with the formula SQLite's FTS5 uses
   (k1 = 1.2, b = 0.75, IDF = ln((N - n + 0.5) / (n + 0.5)) floored at 1e-6, the chunk text
-  weighted 1.0 and its title/headings 0.5), over postings derived from ``to_tsvector``
-  (``fiable_english``: tokens and Porter stems as FTS5 makes them; see pg_migrations).
+  weighted 1.0 and its title/headings 0.5), over postings of the text analysed per language
+  by ``fiable.lexical`` exactly as the SQLite store indexes it (Snowball stems, accents
+  folded), split by ``to_tsvector('fiable_analysed', ...)``; see pg_migrations.
   Postgres' own ``ts_rank`` is not BM25 (no IDF, no length saturation), which is why the
   postings exist. N and the average length are kept per collection and summed over all of
   them, as FTS5 does over its one table.
-- **Dense search: a pgvector HNSW index over binary-quantised vectors** (1 bit a dimension,
+- **Dense search: exact (a scan) up to 20,000 chunks searched, else a pgvector HNSW index
+  over binary-quantised vectors** (1 bit a dimension,
   Hamming distance: 48 bytes for MiniLM's 384 dimensions) gives a shortlist of 400, which
   is re-ranked exactly by cosine on the stored ``halfvec`` (16-bit floats). The index is a
   third of a ``halfvec`` HNSW index's size with the same top-10 agreement with exact search
@@ -24,20 +26,21 @@ from __future__ import annotations
 import json
 import logging
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Collection, Iterable, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from ..errors import ConfigError, EmbeddingModelMismatchError, StoreError
-from ..sentences import content_words
+from ..lexical import DEFAULT_LANGUAGE, index_text, query_terms
 from ._common import (check_chunks_match_vectors, check_collection_name, key_name_taken, document_info, document_write,
                       missing_collections,
-                      model_mismatch, now, stored_chunk)
+                      mixed_models_search, model_mismatch, now, stored_chunk)
 from .base import CollectionInfo, DocumentInfo, DocumentWrite, ScoredId, StoredChunk
-from .pg_migrations import (NEW_CHUNKS_TABLE, POSTINGS_FROM_NEW_CHUNKS, apply_pg_migrations,
-                            drop_vector_indexes, ensure_vector_index, lexical_length,
-                            tsvector)
+from ..governance.chain import GENESIS, seal
+from .pg_migrations import (ANALYSED_POSTINGS, NEW_CHUNKS_TABLE, analysed_length,
+                            analysed_tsvector, apply_pg_migrations, drop_vector_indexes,
+                            ensure_vector_index)
 
 __all__ = ["PostgresStore", "redact_url"]
 
@@ -46,6 +49,14 @@ logger = logging.getLogger(__name__)
 _MAX_QUERY_TERMS = 64
 _K1, _B = 1.2, 0.75
 RERANK = 400  # shortlist from the binary index, re-ranked exactly on the halfvec vectors
+# Searches over at most this many chunks are exact (a scan, no index): sign bits keep far
+# less of multilingual-e5-small's neighbourhoods than of MiniLM's (its vectors share a large
+# common direction: docs/multilingual.md), and a scan of 20k 384-d halfvecs is cheap.
+EXACT_UP_TO = 20_000
+
+
+_AUDIT_LOCK = 7_405_113_902  # pg_advisory_xact_lock keys: the audit chain, the policy
+_POLICY_LOCK = 7_405_113_903
 
 
 def redact_url(url: str) -> str:
@@ -178,20 +189,46 @@ class PostgresStore:
         found = self._document_rows("c.name = %s AND d.source = %s", (collection, source))
         return found[0] if found else None
 
-    def embedding_model(self) -> str | None:
-        with self._tx() as conn:
-            return self._meta(conn, "embedding_model")
+    def embedding_models(self) -> dict[str, str]:
+        """The model that built each collection's vectors (collections with none left out)."""
+        rows = self._query("SELECT name, embedding_model FROM collections "
+                           "WHERE embedding_model IS NOT NULL ORDER BY name")
+        return {r["name"]: r["embedding_model"] for r in rows}
 
-    def _check_model(self, conn: Any, model: str, dimension: int) -> None:
-        stored = self._meta(conn, "embedding_model")
-        if stored == model and self._meta(conn, "embedding_dimension") == str(dimension):
+    def embedding_model(self, collection: str | None = None) -> str | None:
+        """The model of ``collection``'s vectors; without one, the model every collection
+        shares (None when there are no vectors yet or collections differ)."""
+        if collection is not None:
+            self.require_collections([collection])
+            return self.embedding_models().get(collection)
+        models = set(self.embedding_models().values())
+        return models.pop() if len(models) == 1 else None
+
+    def _check_model(self, conn: Any, collection_id: int, model: str, dimension: int) -> None:
+        """Refuse ``model``'s vectors in a collection holding another model's, or of another
+        dimension than the database's vector index; record the collection's model."""
+        row = conn.execute("SELECT name, embedding_model, embedding_dimension, n_chunks "
+                           "FROM collections WHERE id = %s", (collection_id,)).fetchone()
+        if row["embedding_model"] == model and row["embedding_dimension"] == dimension:
             return
-        has_chunks = conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None
-        if stored is not None and stored != model and has_chunks:
-            raise model_mismatch(stored, model)
-        self._set_meta(conn, "embedding_model", model)
-        self._set_meta(conn, "embedding_dimension", str(dimension))
-        self._ensure_vector_index(conn, dimension)
+        has_chunks = conn.execute("SELECT 1 FROM chunks WHERE collection_id = %s LIMIT 1",
+                                  (collection_id,)).fetchone() is not None
+        if row["embedding_model"] is not None and row["embedding_model"] != model and has_chunks:
+            raise model_mismatch(row["embedding_model"], model, row["name"])
+        indexed = self._meta(conn, "embedding_dimension")
+        others = conn.execute("SELECT 1 FROM chunks WHERE collection_id <> %s LIMIT 1",
+                              (collection_id,)).fetchone() is not None
+        if indexed is not None and int(indexed) != dimension and others:
+            raise EmbeddingModelMismatchError(
+                f"collection {row['name']!r} would get {dimension}-d vectors of {model!r}; "
+                f"the PostgreSQL store indexes one vector size ({indexed}) for all collections",
+                hint="choose an embedder with the same dimension (MiniLM and "
+                "multilingual-e5-small are both 384-d), or use a database per dimension")
+        conn.execute("UPDATE collections SET embedding_model = %s, embedding_dimension = %s "
+                     "WHERE id = %s", (model, dimension, collection_id))
+        if indexed is None or int(indexed) != dimension:
+            self._set_meta(conn, "embedding_dimension", str(dimension))
+            self._ensure_vector_index(conn, dimension)
 
     @staticmethod
     def _ensure_vector_index(conn: Any, dimension: int) -> None:
@@ -216,7 +253,7 @@ class PostgresStore:
         dimension = int(items[0].vectors.shape[1]) if items[0].vectors.ndim == 2 else 0
         with self._tx() as conn:
             collection_id = self._lock_collection(conn, collection)
-            self._check_model(conn, embedding_model, dimension)
+            self._check_model(conn, collection_id, embedding_model, dimension)
             for item in items:
                 check_chunks_match_vectors(item)
                 old = conn.execute(
@@ -241,11 +278,15 @@ class PostgresStore:
         if not item.chunks:
             return
         vectors = np.asarray(item.vectors, dtype=np.float32)
+        languages = (list(item.chunk_languages) if item.chunk_languages else
+                     [item.metadata.get("language") or DEFAULT_LANGUAGE] * len(item.chunks))
         cols = {
             "ordinal": [c.ordinal for c in item.chunks],
             "text": [c.text.replace("\x00", "") for c in item.chunks],
-            "context": [" ".join((item.title, *c.heading_path)).replace("\x00", "")
-                        for c in item.chunks],
+            "atext": [index_text(c.text, lang) for c, lang in zip(item.chunks, languages)],
+            "acontext": [index_text(" ".join((item.title, *c.heading_path)), lang)
+                         for c, lang in zip(item.chunks, languages)],
+            "language": languages,
             "heading": [json.dumps(list(c.heading_path), ensure_ascii=False) for c in item.chunks],
             "page_start": [c.page_start for c in item.chunks],
             "page_end": [c.page_end for c in item.chunks],
@@ -260,26 +301,27 @@ class PostgresStore:
         conn.execute(
             f"""WITH r AS (
                     SELECT * FROM unnest(%(ordinal)s::int[], %(text)s::text[],
-                        %(context)s::text[], %(heading)s::text[], %(page_start)s::int[],
+                        %(atext)s::text[], %(acontext)s::text[], %(language)s::text[],
+                        %(heading)s::text[], %(page_start)s::int[],
                         %(page_end)s::int[], %(char_start)s::int[], %(char_end)s::int[],
                         %(tokens)s::int[], %(hash)s::text[], %(vec)s::halfvec[])
-                    AS r(ordinal, text, context, heading, page_start, page_end, char_start,
-                         char_end, tokens, hash, vec)),
+                    AS r(ordinal, text, atext, acontext, language, heading, page_start,
+                         page_end, char_start, char_end, tokens, hash, vec)),
                 lens AS (
-                    SELECT r.*, {lexical_length("r.text || ' ' || r.context")} AS lex_len
+                    SELECT r.*, {analysed_length("r.atext || ' ' || r.acontext")} AS lex_len
                     FROM r),
                 ins AS (
                     INSERT INTO chunks(document_id, collection_id, ordinal, text, heading_path,
                         page_start, page_end, char_start, char_end, token_count, content_hash,
-                        lex_len, embedding)
+                        lex_len, embedding, language)
                     SELECT %(doc)s, %(col)s, ordinal, text, heading, page_start, page_end,
-                           char_start, char_end, tokens, hash, lex_len, vec FROM lens
+                           char_start, char_end, tokens, hash, lex_len, vec, language FROM lens
                     RETURNING id, ordinal, lex_len)
                 INSERT INTO _new_chunks
-                SELECT ins.id, %(col)s, r.text, r.context, ins.lex_len
+                SELECT ins.id, %(col)s, r.atext, r.acontext, ins.lex_len
                 FROM ins JOIN r USING (ordinal)""",
             {**cols, "doc": doc_id, "col": collection_id})
-        conn.execute(POSTINGS_FROM_NEW_CHUNKS)
+        conn.execute(ANALYSED_POSTINGS)
         conn.execute(
             """UPDATE collections SET n_chunks = n_chunks + s.n, total_len = total_len + s.len
                FROM (SELECT COUNT(*) AS n, COALESCE(SUM(lex_len), 0) AS len FROM _new_chunks) s
@@ -304,14 +346,20 @@ class PostgresStore:
         *,
         embedding_model: str,
         batch: int = 256,
+        collections: Sequence[str] | None = None,
     ) -> int:
-        """Replace every chunk's vector with ``vectors_for(texts_with_context)``, atomically
-        (see SQLiteStore.reembed); the HNSW index is rebuilt for the new dimension."""
+        """Replace every chunk's vector in ``collections`` (all by default) with
+        ``vectors_for(texts_with_context)``, atomically (see SQLiteStore.reembed); the HNSW
+        index is rebuilt for the new dimension."""
+        names = list(collections) if collections is not None else [
+            c.name for c in self.collections()]
+        previous = self.embedding_models()
         with self._tx() as conn:
-            previous = self._meta(conn, "embedding_model")
+            col_ids = self._collection_ids(conn, names) if names else []
         rows = self._query(
             """SELECT k.id, k.text, k.heading_path, d.title FROM chunks k
-               JOIN documents d ON d.id = k.document_id ORDER BY k.id""")
+               JOIN documents d ON d.id = k.document_id
+               WHERE k.collection_id = ANY(%s) ORDER BY k.id""", (col_ids,))
         dimension, ids, texts = 0, [], []
         for start in range(0, len(rows), batch):
             part = rows[start:start + batch]
@@ -326,20 +374,39 @@ class PostgresStore:
                 """UPDATE chunks SET embedding = u.vec
                    FROM unnest(%s::bigint[], %s::halfvec[]) AS u(id, vec)
                    WHERE chunks.id = u.id""", (ids, texts))
-            if previous is not None:
-                conn.execute("UPDATE documents SET pipeline = replace(pipeline, %s, %s)",
-                             (f"embedder={previous}", f"embedder={embedding_model}"))
-            conn.execute("DELETE FROM meta WHERE key IN "
-                         "('embedding_model', 'embedding_dimension')")
-            self._check_model(conn, embedding_model, dimension)
+            everything = set(names) >= {c["name"] for c in conn.execute(
+                "SELECT name FROM collections").fetchall()}
+            if everything:  # every vector changes: the index may take a new dimension
+                conn.execute("DELETE FROM meta WHERE key IN "
+                             "('embedding_model', 'embedding_dimension')")
+            for name in names:
+                collection_id = self._collection_ids(conn, [name])[0]
+                if name in previous:
+                    conn.execute("UPDATE documents SET pipeline = replace(pipeline, %s, %s) "
+                                 "WHERE collection_id = %s",
+                                 (f"embedder={previous[name]}", f"embedder={embedding_model}",
+                                  collection_id))
+                conn.execute("UPDATE collections SET embedding_model = NULL WHERE id = %s",
+                             (collection_id,))
+                self._check_model(conn, collection_id, embedding_model, dimension)
+            dim = self._meta(conn, "embedding_dimension")
+            indexed = conn.execute("SELECT 1 FROM pg_indexes WHERE indexname = "
+                                   "'chunks_embedding_bq'").fetchone()
+            if dim is not None and indexed is None:
+                self._ensure_vector_index(conn, int(dim))
         return len(ids)
 
-    def export_documents(self, collection: str) -> Iterator[DocumentWrite]:
-        """Every document of ``collection`` with its chunks and vectors (``fiable store copy``)."""
+    def export_documents(self, collection: str,
+                         sources: Collection[str] | None = None) -> Iterator[DocumentWrite]:
+        """Every document of ``collection`` (only those of ``sources`` when given) with its
+        chunks and vectors (``fiable store copy``, erasure)."""
         for info in self.documents(collection):
+            if sources is not None and info.source not in sources:
+                continue
             rows = self._query(
                 """SELECT ordinal, text, heading_path, page_start, page_end, char_start,
-                          char_end, token_count, content_hash, embedding::real[] AS vec
+                          char_end, token_count, content_hash, language,
+                          embedding::real[] AS vec
                    FROM chunks WHERE document_id = %s ORDER BY ordinal""", (info.id,))
             yield document_write(info, rows, [r["vec"] for r in rows])
 
@@ -349,10 +416,20 @@ class PostgresStore:
             return None
         return self._collection_ids(conn, collections)
 
+    def languages(self, collections: Sequence[str] | None = None) -> list[str]:
+        """The languages of the chunks in ``collections`` (all when None), most chunks first."""
+        with self._tx() as conn:
+            ids = self._collection_filter(conn, collections)
+            rows = conn.execute(
+                """SELECT language, COUNT(*) AS n FROM chunks
+                   WHERE %(ids)s::bigint[] IS NULL OR collection_id = ANY(%(ids)s::bigint[])
+                   GROUP BY language ORDER BY n DESC, language""", {"ids": ids}).fetchall()
+        return [r["language"] for r in rows]
+
     def lexical_search(
         self, query: str, k: int, collections: Sequence[str] | None = None
     ) -> list[ScoredId]:
-        terms = list(dict.fromkeys(content_words(query)))[:_MAX_QUERY_TERMS]
+        terms = query_terms(query, self.languages(collections), limit=_MAX_QUERY_TERMS)
         if not terms or k <= 0:
             return []
         text = " ".join(terms).replace("\x00", "")
@@ -360,7 +437,7 @@ class PostgresStore:
             ids = self._collection_filter(conn, collections)
             rows = conn.execute(
                 f"""WITH q AS (
-                        SELECT DISTINCT lexeme FROM unnest({tsvector("%(q)s")})),
+                        SELECT DISTINCT lexeme FROM unnest({analysed_tsvector("%(q)s")})),
                     st AS (SELECT GREATEST(SUM(n_chunks), 1)::float8 AS n,
                                   GREATEST(SUM(total_len)::float8 / GREATEST(SUM(n_chunks), 1),
                                            1) AS avgdl
@@ -386,6 +463,12 @@ class PostgresStore:
             return []
         with self._tx() as conn:
             ids = self._collection_filter(conn, collections)
+            models = {r["embedding_model"]: r["name"] for r in conn.execute(
+                """SELECT name, embedding_model FROM collections WHERE embedding_model IS NOT NULL
+                   AND (%(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s::bigint[]))""",
+                {"ids": ids}).fetchall()}
+            if len(models) > 1:
+                raise mixed_models_search(models)
             dim = self._meta(conn, "embedding_dimension")
             if dim is None:
                 return []
@@ -394,11 +477,22 @@ class PostgresStore:
                     f"query vector has {vector.shape[-1]} dimensions, the index {dim}",
                     hint="use the embedder that built the index, or `fiable reindex`",
                 )
+            cast = f"halfvec({int(dim)})"
+            params = {"v": _vector_text(np.asarray(vector, dtype=np.float32)), "ids": ids, "k": k}
+            size = conn.execute(
+                """SELECT COALESCE(SUM(n_chunks), 0) AS n FROM collections
+                   WHERE %(ids)s::bigint[] IS NULL OR id = ANY(%(ids)s::bigint[])""",
+                {"ids": ids}).fetchone()["n"]
+            if size <= EXACT_UP_TO:
+                rows = conn.execute(
+                    f"""SELECT id, embedding::{cast} <=> %(v)s::{cast} AS distance FROM chunks
+                        WHERE %(ids)s::bigint[] IS NULL OR collection_id = ANY(%(ids)s::bigint[])
+                        ORDER BY distance, id LIMIT %(k)s""", params).fetchall()
+                return [(int(r["id"]), 1.0 - float(r["distance"])) for r in rows]
             shortlist = max(RERANK, 8 * k)
             conn.execute("SELECT set_config('hnsw.ef_search', %s, true), "
                          "set_config('hnsw.iterative_scan', 'relaxed_order', true)",
                          (str(min(shortlist, 1000)),))
-            cast = f"halfvec({int(dim)})"
             rows = conn.execute(
                 f"""SELECT id, embedding::{cast} <=> %(v)s::{cast} AS distance FROM (
                         SELECT id, embedding FROM chunks
@@ -407,8 +501,7 @@ class PostgresStore:
                                  <~> binary_quantize(%(v)s::{cast})
                         LIMIT %(n)s) shortlist
                     ORDER BY distance, id LIMIT %(k)s""",
-                {"v": _vector_text(np.asarray(vector, dtype=np.float32)), "ids": ids,
-                 "n": shortlist, "k": k}).fetchall()
+                {**params, "n": shortlist}).fetchall()
         return [(int(r["id"]), 1.0 - float(r["distance"])) for r in rows]
 
     def chunks(self, ids: Sequence[int]) -> list[StoredChunk]:
@@ -478,6 +571,91 @@ class PostgresStore:
             cur = conn.execute("UPDATE api_keys SET revoked_at = %s WHERE name = %s "
                                "AND revoked_at IS NULL", (now(), name))
             return cur.rowcount > 0
+
+    # -- governance: access policy, audit trail, erasure ---------------------------------
+    def access_policy(self) -> dict[str, Any]:
+        with self._tx() as conn:
+            raw = self._meta(conn, "access_policy")
+        return json.loads(raw) if raw else {}
+
+    def update_access_policy(self, change: Callable[[dict[str, Any]], dict[str, Any]]
+                             ) -> dict[str, Any]:
+        with self._tx() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_POLICY_LOCK,))
+            raw = self._meta(conn, "access_policy")
+            policy = change(json.loads(raw) if raw else {})
+            self._set_meta(conn, "access_policy", json.dumps(policy, sort_keys=True))
+        return policy
+
+    def append_audit(self, actor: str, action: str, payload: dict[str, Any],
+                     content: dict[str, Any] | None = None) -> dict[str, Any]:
+        with self._tx() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK,))  # one chain
+            head = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            if head is None:
+                head = conn.execute("SELECT seq, hash FROM audit_checkpoints "
+                                    "ORDER BY seq DESC LIMIT 1").fetchone()
+            row = seal(int(head["seq"]) if head else 0, head["hash"] if head else GENESIS,
+                       actor, action, payload, content)
+            conn.execute("INSERT INTO audit(seq, at, actor, action, payload, content, prev, hash) "
+                         "VALUES (%(seq)s, %(at)s, %(actor)s, %(action)s, %(payload)s, "
+                         "%(content)s, %(prev)s, %(hash)s)", row)
+        return row
+
+    def audit_records(self, after_seq: int = 0, limit: int = 1000, *, until_seq: int | None = None,
+                      action: str | None = None, since: str | None = None,
+                      until: str | None = None, newest_first: bool = False
+                      ) -> list[dict[str, Any]]:
+        return self._query(
+            """SELECT * FROM audit WHERE seq > %(after)s
+                 AND (%(until_seq)s::bigint IS NULL OR seq <= %(until_seq)s)
+                 AND (%(action)s::text IS NULL OR action = %(action)s)
+                 AND (%(since)s::text IS NULL OR at >= %(since)s)
+                 AND (%(until)s::text IS NULL OR at < %(until)s)
+               ORDER BY seq """ + ("DESC" if newest_first else "") + " LIMIT %(limit)s",
+            {"after": after_seq, "until_seq": until_seq, "action": action, "since": since,
+             "until": until, "limit": limit})
+
+    def audit_checkpoints(self) -> list[dict[str, Any]]:
+        return self._query("SELECT * FROM audit_checkpoints ORDER BY seq")
+
+    def prune_audit(self, before: str) -> int:
+        with self._tx() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK,))
+            last = conn.execute("SELECT seq, hash FROM audit WHERE at < %s ORDER BY seq DESC "
+                                "LIMIT 1", (before,)).fetchone()
+            if last is None:
+                return 0
+            cur = conn.execute("DELETE FROM audit WHERE seq <= %s", (last["seq"],))
+            conn.execute("INSERT INTO audit_checkpoints(seq, hash, at, pruned) "
+                         "VALUES (%s, %s, %s, %s)", (last["seq"], last["hash"], now(), cur.rowcount))
+            return int(cur.rowcount)
+
+    def find_records(self, needles: Sequence[str]) -> dict[str, list[Any]]:
+        def hits(sql: str, column: str) -> list[Any]:
+            found: set[Any] = set()
+            for needle in needles:
+                found |= {r["k"] for r in self._query(
+                    f"{sql} WHERE strpos(lower({column}), %s) > 0", (needle.lower(),))}
+            return sorted(found)
+
+        return {"asks": hits("SELECT trace_id AS k FROM asks", "record"),
+                "feedback": hits("SELECT id AS k FROM feedback", "record"),
+                "eval_runs": hits("SELECT id AS k FROM eval_runs", "items"),
+                "audit": hits("SELECT seq AS k FROM audit", "content")}
+
+    def erase_records(self, *, asks: Sequence[str] = (), feedback: Sequence[int] = (),
+                      eval_runs: Sequence[int] = (), audit: Sequence[int] = ()) -> dict[str, int]:
+        counts = {}
+        with self._tx() as conn:
+            for name, sql, ids in (
+                    ("asks", "DELETE FROM asks WHERE trace_id = ANY(%s)", list(asks)),
+                    ("feedback", "DELETE FROM feedback WHERE id = ANY(%s)", list(feedback)),
+                    ("eval_runs", "DELETE FROM eval_runs WHERE id = ANY(%s)", list(eval_runs)),
+                    ("audit", "UPDATE audit SET content = NULL WHERE seq = ANY(%s) "
+                              "AND content IS NOT NULL", list(audit))):
+                counts[name] = conn.execute(sql, (ids,)).rowcount if ids else 0
+        return counts
 
     # -- evaluation runs ----------------------------------------------------------------
     def save_eval_run(self, summary: dict[str, Any], items: list[dict[str, Any]]) -> int:

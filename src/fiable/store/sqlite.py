@@ -16,17 +16,18 @@ import sqlite3
 import threading
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Collection, Iterable, Iterator, Sequence
 
 import numpy as np
 import numpy.typing as npt
 
 from ..errors import EmbeddingModelMismatchError, StoreError
-from ..sentences import content_words
+from ..lexical import DEFAULT_LANGUAGE, index_text, query_terms
 from ._common import (check_chunks_match_vectors, check_collection_name, key_name_taken, document_info, document_write,
                       missing_collections,
-                      model_mismatch, now, stored_chunk)
+                      mixed_models_search, model_mismatch, now, stored_chunk)
 from .base import CollectionInfo, DocumentInfo, DocumentWrite, ScoredId, StoredChunk
+from ..governance.chain import GENESIS, seal
 from .migrations import apply_migrations
 
 __all__ = ["SQLiteStore"]
@@ -58,6 +59,7 @@ class SQLiteStore:
             ) from None
         self._lock = threading.RLock()
         self._matrix_cache: dict[tuple[str, ...] | None, tuple[int, np.ndarray, np.ndarray]] = {}
+        self._languages_cache: dict[Any, tuple[int, tuple[str, ...]]] = {}
         with self._write() as conn:
             apply_migrations(conn)
 
@@ -134,20 +136,34 @@ class SQLiteStore:
         found = self._document_rows("c.name = ? AND d.source = ?", (collection, source))
         return found[0] if found else None
 
-    def embedding_model(self) -> str | None:
-        return self._meta("embedding_model")
+    def embedding_models(self) -> dict[str, str]:
+        """The model that built each collection's vectors (collections with none left out)."""
+        rows = self._query("SELECT name, embedding_model FROM collections "
+                           "WHERE embedding_model IS NOT NULL ORDER BY name")
+        return {r["name"]: r["embedding_model"] for r in rows}
 
-    def _check_model(self, conn: sqlite3.Connection, model: str, dimension: int) -> None:
-        row = conn.execute("SELECT value FROM meta WHERE key = 'embedding_model'").fetchone()
-        has_chunks = conn.execute("SELECT 1 FROM chunks LIMIT 1").fetchone() is not None
-        if row is not None and row["value"] != model and has_chunks:
-            raise model_mismatch(row["value"], model)
-        for key, value in (("embedding_model", model), ("embedding_dimension", str(dimension))):
-            conn.execute(
-                "INSERT INTO meta(key, value) VALUES (?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                (key, value),
-            )
+    def embedding_model(self, collection: str | None = None) -> str | None:
+        """The model of ``collection``'s vectors; without one, the model every collection
+        shares (None when there are no vectors yet or collections differ)."""
+        if collection is not None:
+            self.require_collections([collection])
+            return self.embedding_models().get(collection)
+        models = set(self.embedding_models().values())
+        return models.pop() if len(models) == 1 else None
+
+    def _check_model(self, conn: sqlite3.Connection, collection_id: int, model: str,
+                     dimension: int) -> None:
+        """Refuse ``model``'s vectors in a collection that holds another model's; record it."""
+        row = conn.execute("SELECT name, embedding_model FROM collections WHERE id = ?",
+                           (collection_id,)).fetchone()
+        has_chunks = conn.execute(
+            "SELECT 1 FROM chunks k JOIN documents d ON d.id = k.document_id "
+            "WHERE d.collection_id = ? LIMIT 1", (collection_id,)).fetchone() is not None
+        stored = row["embedding_model"]
+        if stored is not None and stored != model and has_chunks:
+            raise model_mismatch(stored, model, row["name"])
+        conn.execute("UPDATE collections SET embedding_model = ?, embedding_dimension = ? "
+                     "WHERE id = ?", (model, dimension, collection_id))
 
     @staticmethod
     def _bump_version(conn: sqlite3.Connection) -> None:
@@ -172,9 +188,10 @@ class SQLiteStore:
         dimension = int(items[0].vectors.shape[1]) if items[0].vectors.ndim == 2 else 0
         with self._write() as conn:
             collection_id = self._collection_id(conn, collection)
-            self._check_model(conn, embedding_model, dimension)
+            self._check_model(conn, collection_id, embedding_model, dimension)
             for item in items:
                 check_chunks_match_vectors(item)
+                languages = _chunk_languages(item)
                 old = conn.execute(
                     "SELECT id FROM documents WHERE collection_id = ? AND source = ?",
                     (collection_id, item.source),
@@ -201,12 +218,12 @@ class SQLiteStore:
                 doc_id = int(cur.lastrowid or 0)
                 ids.append(doc_id)
                 vectors = np.ascontiguousarray(item.vectors, dtype=np.float32)
-                for chunk, vector in zip(item.chunks, vectors):
+                for chunk, vector, language in zip(item.chunks, vectors, languages):
                     cur = conn.execute(
                         """INSERT INTO chunks(document_id, ordinal, text, heading_path,
                                page_start, page_end, char_start, char_end, token_count,
-                               content_hash, embedding)
-                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
+                               content_hash, embedding, language)
+                           VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)""",
                         (
                             doc_id,
                             chunk.ordinal,
@@ -219,11 +236,14 @@ class SQLiteStore:
                             chunk.token_count,
                             chunk.content_hash,
                             vector.tobytes(),
+                            language,
                         ),
                     )
+                    context = " ".join((item.title, *chunk.heading_path))
                     conn.execute(
                         "INSERT INTO chunks_fts(rowid, text, context) VALUES (?, ?, ?)",
-                        (cur.lastrowid, chunk.text, " ".join((item.title, *chunk.heading_path))),
+                        (cur.lastrowid, index_text(chunk.text, language),
+                         index_text(context, language)),
                     )
             self._bump_version(conn)
         return ids
@@ -249,17 +269,25 @@ class SQLiteStore:
         *,
         embedding_model: str,
         batch: int = 256,
+        collections: Sequence[str] | None = None,
     ) -> int:
-        """Replace every chunk's vector with ``vectors_for(texts_with_context)``, atomically.
+        """Replace every chunk's vector in ``collections`` (all by default) with
+        ``vectors_for(texts_with_context)``, atomically.
 
         ``vectors_for`` receives a list of (title, heading_path, text) and returns vectors.
         Each document's pipeline signature names the new model afterwards, so the next
         ingest does not re-embed unchanged files a second time.
         """
-        previous = self.embedding_model()
+        names = list(collections) if collections is not None else [
+            c.name for c in self.collections()]
+        self.require_collections(names)
+        previous = self.embedding_models()
+        where, params = self._collection_filter(names)
         rows = self._query(
-            """SELECT k.id, k.text, k.heading_path, d.title FROM chunks k
-               JOIN documents d ON d.id = k.document_id ORDER BY k.id"""
+            f"""SELECT k.id, k.text, k.heading_path, d.title FROM chunks k
+               JOIN documents d ON d.id = k.document_id
+               JOIN collections col ON col.id = d.collection_id
+               WHERE 1{where} ORDER BY k.id""", params
         )
         dimension = 0
         updates: list[tuple[bytes, int]] = []
@@ -272,19 +300,28 @@ class SQLiteStore:
             updates += [(v.astype(np.float32).tobytes(), r["id"]) for v, r in zip(vecs, part)]
         with self._write() as conn:
             conn.executemany("UPDATE chunks SET embedding = ? WHERE id = ?", updates)
-            if previous is not None:
-                conn.execute(
-                    "UPDATE documents SET pipeline = replace(pipeline, ?, ?)",
-                    (f"embedder={previous}", f"embedder={embedding_model}"),
-                )
-            conn.execute("DELETE FROM meta WHERE key IN ('embedding_model', 'embedding_dimension')")
-            self._check_model(conn, embedding_model, dimension)
+            for name in names:
+                collection_id = self._collection_id(conn, name)
+                if name in previous:
+                    conn.execute(
+                        "UPDATE documents SET pipeline = replace(pipeline, ?, ?) "
+                        "WHERE collection_id = ?",
+                        (f"embedder={previous[name]}", f"embedder={embedding_model}",
+                         collection_id),
+                    )
+                conn.execute("UPDATE collections SET embedding_model = NULL WHERE id = ?",
+                             (collection_id,))
+                self._check_model(conn, collection_id, embedding_model, dimension)
             self._bump_version(conn)
         return len(updates)
 
-    def export_documents(self, collection: str) -> Iterator[DocumentWrite]:
-        """Every document of ``collection`` with its chunks and vectors (``fiable store copy``)."""
+    def export_documents(self, collection: str,
+                         sources: Collection[str] | None = None) -> Iterator[DocumentWrite]:
+        """Every document of ``collection`` (only those of ``sources`` when given) with its
+        chunks and vectors (``fiable store copy``, erasure)."""
         for info in self.documents(collection):
+            if sources is not None and info.source not in sources:
+                continue
             rows = self._query("SELECT * FROM chunks WHERE document_id = ? ORDER BY ordinal",
                                (info.id,))
             yield document_write(info, rows,
@@ -298,10 +335,29 @@ class SQLiteStore:
         marks = ", ".join("?" for _ in collections)
         return f" AND col.name IN ({marks})", list(collections)
 
+    def languages(self, collections: Sequence[str] | None = None) -> list[str]:
+        """The languages of the chunks in ``collections`` (all when None), most chunks first
+        (what a query is analysed in; cached until the next write)."""
+        key = ("languages", None if collections is None else tuple(sorted(collections)))
+        version = int(self._meta("vectors_version") or 0)
+        cached = self._languages_cache.get(key)
+        if cached is not None and cached[0] == version:
+            return list(cached[1])
+        where, params = self._collection_filter(collections)
+        rows = self._query(
+            f"""SELECT k.language, COUNT(*) AS n FROM chunks k
+                JOIN documents d ON d.id = k.document_id
+                JOIN collections col ON col.id = d.collection_id
+                WHERE 1{where} GROUP BY k.language ORDER BY n DESC, k.language""", params)
+        found = tuple(r["language"] for r in rows)
+        with self._lock:
+            self._languages_cache[key] = (version, found)
+        return list(found)
+
     def lexical_search(
         self, query: str, k: int, collections: Sequence[str] | None = None
     ) -> list[ScoredId]:
-        terms = list(dict.fromkeys(content_words(query)))[:_MAX_QUERY_TERMS]
+        terms = query_terms(query, self.languages(collections), limit=_MAX_QUERY_TERMS)
         if not terms or k <= 0:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
@@ -332,7 +388,7 @@ class SQLiteStore:
                 WHERE 1{where} ORDER BY k.id""",
             params,
         )
-        dim = int(self._meta("embedding_dimension") or 0)
+        dim = self._search_dimension(collections)
         ids = np.fromiter((r["id"] for r in rows), dtype=np.int64, count=len(rows))
         matrix = np.empty((len(rows), dim), dtype=np.float32)
         for i, r in enumerate(rows):
@@ -340,6 +396,16 @@ class SQLiteStore:
         with self._lock:
             self._matrix_cache[key] = (version, ids, matrix)
         return ids, matrix
+
+    def _search_dimension(self, collections: Sequence[str] | None) -> int:
+        """The vector size of ``collections`` (all when None), which must share one model."""
+        rows = self._query("SELECT name, embedding_model, embedding_dimension FROM collections "
+                           "WHERE embedding_model IS NOT NULL")
+        rows = [r for r in rows if collections is None or r["name"] in collections]
+        models = {r["embedding_model"]: r["name"] for r in rows}
+        if len(models) > 1:
+            raise mixed_models_search(models)
+        return int(rows[0]["embedding_dimension"] or 0) if rows else 0
 
     def vector_search(
         self, vector: npt.NDArray[np.float32], k: int, collections: Sequence[str] | None = None
@@ -434,6 +500,100 @@ class SQLiteStore:
                                "AND revoked_at IS NULL", (now(), name))
             return cur.rowcount > 0
 
+    # -- governance: access policy, audit trail, erasure ---------------------------------
+    def access_policy(self) -> dict[str, Any]:
+        """The access policy (``fiable.governance.access``); ``{}`` before the first grant."""
+        raw = self._meta("access_policy")
+        return json.loads(raw) if raw else {}
+
+    def update_access_policy(self, change: Callable[[dict[str, Any]], dict[str, Any]]
+                             ) -> dict[str, Any]:
+        """Apply ``change`` to the policy inside one write transaction; return the result."""
+        with self._write() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'access_policy'").fetchone()
+            policy = change(json.loads(row["value"]) if row else {})
+            conn.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('access_policy', ?)",
+                         (json.dumps(policy, sort_keys=True),))
+        return policy
+
+    def append_audit(self, actor: str, action: str, payload: dict[str, Any],
+                     content: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Seal and append one audit record after the current head (one transaction, so
+        concurrent writers form one chain); return the row."""
+        with self._write() as conn:
+            head = conn.execute("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            if head is None:
+                head = conn.execute("SELECT seq, hash FROM audit_checkpoints "
+                                    "ORDER BY seq DESC LIMIT 1").fetchone()
+            row = seal(int(head["seq"]) if head else 0, head["hash"] if head else GENESIS,
+                       actor, action, payload, content)
+            conn.execute("INSERT INTO audit(seq, at, actor, action, payload, content, prev, hash) "
+                         "VALUES (:seq, :at, :actor, :action, :payload, :content, :prev, :hash)",
+                         row)
+        return row
+
+    def audit_records(self, after_seq: int = 0, limit: int = 1000, *, until_seq: int | None = None,
+                      action: str | None = None, since: str | None = None,
+                      until: str | None = None, newest_first: bool = False
+                      ) -> list[dict[str, Any]]:
+        """Audit rows with ``seq > after_seq`` in chain order (at most ``limit``)."""
+        sql, params = "SELECT * FROM audit WHERE seq > ?", [after_seq]
+        for clause, value in (("seq <= ?", until_seq), ("action = ?", action),
+                              ("at >= ?", since), ("at < ?", until)):
+            if value is not None:
+                sql += f" AND {clause}"
+                params.append(value)
+        order = " ORDER BY seq DESC" if newest_first else " ORDER BY seq"
+        return [dict(r) for r in self._query(sql + order + " LIMIT ?", (*params, limit))]
+
+    def audit_checkpoints(self) -> list[dict[str, Any]]:
+        """Retention checkpoints, oldest first: records up to ``seq`` were deleted; ``hash`` was
+        the last deleted record's."""
+        return [dict(r) for r in self._query("SELECT * FROM audit_checkpoints ORDER BY seq")]
+
+    def prune_audit(self, before: str) -> int:
+        """Delete the audit records older than ``before`` (ISO time), leaving a checkpoint
+        with the hash of the last one deleted; return how many were deleted."""
+        with self._write() as conn:
+            last = conn.execute("SELECT seq, hash FROM audit WHERE at < ? ORDER BY seq DESC "
+                                "LIMIT 1", (before,)).fetchone()
+            if last is None:
+                return 0
+            cur = conn.execute("DELETE FROM audit WHERE seq <= ?", (last["seq"],))
+            conn.execute("INSERT INTO audit_checkpoints(seq, hash, at, pruned) VALUES (?, ?, ?, ?)",
+                         (last["seq"], last["hash"], now(), cur.rowcount))
+            return int(cur.rowcount)
+
+    def find_records(self, needles: Sequence[str]) -> dict[str, list[Any]]:
+        """Where any of ``needles`` occurs (case-insensitive) outside the documents: ask-log
+        trace ids, feedback ids, evaluation run ids and audit seqs whose content holds it."""
+        def hits(sql: str, column: str) -> list[Any]:
+            found: set[Any] = set()
+            for needle in needles:
+                found |= {r[0] for r in self._query(
+                    f"{sql} WHERE instr(lower({column}), ?) > 0", (needle.lower(),))}
+            return sorted(found)
+
+        return {"asks": hits("SELECT trace_id FROM asks", "record"),
+                "feedback": hits("SELECT id FROM feedback", "record"),
+                "eval_runs": hits("SELECT id FROM eval_runs", "items"),
+                "audit": hits("SELECT seq FROM audit", "content")}
+
+    def erase_records(self, *, asks: Sequence[str] = (), feedback: Sequence[int] = (),
+                      eval_runs: Sequence[int] = (), audit: Sequence[int] = ()) -> dict[str, int]:
+        """Delete ask-log records, feedback and evaluation runs, and blank the content of
+        audit records (their chain stays valid), in one transaction; return the counts."""
+        counts = {}
+        with self._write() as conn:
+            for name, sql, ids in (
+                    ("asks", "DELETE FROM asks WHERE trace_id = ?", asks),
+                    ("feedback", "DELETE FROM feedback WHERE id = ?", feedback),
+                    ("eval_runs", "DELETE FROM eval_runs WHERE id = ?", eval_runs),
+                    ("audit", "UPDATE audit SET content = NULL WHERE seq = ? "
+                              "AND content IS NOT NULL", audit)):
+                counts[name] = sum(conn.execute(sql, (i,)).rowcount for i in ids)
+        return counts
+
     # -- evaluation runs ----------------------------------------------------------------
     def save_eval_run(self, summary: dict[str, Any], items: list[dict[str, Any]]) -> int:
         """Store one evaluation run (``summary`` has dataset, kind, split); return its id."""
@@ -462,3 +622,11 @@ class SQLiteStore:
         if not rows:
             return None
         return {**json.loads(rows[0]["summary"]), "id": rows[0]["id"]}, json.loads(rows[0]["items"])
+
+
+def _chunk_languages(item: DocumentWrite) -> list[str]:
+    """Each chunk's language: given per chunk, else the document's ``metadata["language"]``,
+    else the default."""
+    if item.chunk_languages:
+        return list(item.chunk_languages)
+    return [item.metadata.get("language") or DEFAULT_LANGUAGE] * len(item.chunks)

@@ -5,7 +5,7 @@
 
 (function () {
   const { t, el, svg, icon, apiJSON, ApiError, describeError, formatDate, formatMs, basename,
-    pages, section } = window.Fiable;
+    pages, section, formatNumber, formatPercent, STRINGS } = window.Fiable;
 
   const $ = (id) => document.getElementById(id);
   let traceOpener = null;
@@ -52,17 +52,23 @@
           el("th", { scope: "col" }, t("admin.driftValue")),
           el("th", { scope: "col" }, t("admin.driftBaseline")))),
         el("tbody", {}, metrics.map(([name, m]) => el("tr", {},
-          el("th", { scope: "row" }, name.replace(/_/g, " ")),
+          el("th", { scope: "row" }, metricName(name)),
           el("td", { class: "num" }, fmt(m && m.value)),
           el("td", { class: "num" }, fmt(m && m.baseline))))))));
     }
     box.replaceChildren(...parts);
   }
 
+  /** A drift metric's name in the page's language (its key, spaced, when it has none). */
+  function metricName(name) {
+    const key = `admin.metric.${name}`;
+    return key in STRINGS.en ? t(key) : name.replace(/_/g, " ");
+  }
+
   function fmt(value) {
     if (value === null || value === undefined) return t("admin.none");
     if (typeof value !== "number") return String(value);
-    return Number.isInteger(value) ? String(value) : value.toFixed(value < 10 ? 2 : 0);
+    return Number.isInteger(value) ? formatNumber(value, 0) : formatNumber(value, value < 10 ? 2 : 0);
   }
 
   // -- charts -----------------------------------------------------------------------------
@@ -165,12 +171,12 @@
           : fmt(r.support)} (${r.question})`,
       })),
       yMax: 1,
-      formatY: (v) => v.toFixed(1),
+      formatY: (v) => formatNumber(v, 1),
       description: t("admin.qualityChart", { count }),
     }));
     $("quality-summary").textContent = t("admin.qualitySummary", {
-      support: mean === null ? t("admin.none") : mean.toFixed(2), abstained, count,
-      rate: `${Math.round((100 * abstained) / count)}%`,
+      support: mean === null ? t("admin.none") : formatNumber(mean, 2), abstained, count,
+      rate: formatPercent(abstained / count),
     });
   }
 

@@ -207,7 +207,8 @@
   }
 
   function aiNotice(answer) {
-    const notice = el("p", { class: "ai-notice" }, answer.notice || t("chat.notice"));
+    // the page's language, not the answer's: the notice is part of the interface
+    const notice = el("p", { class: "ai-notice" }, t("chat.notice"));
     if (answer.generator_model) {
       notice.append(" ", el("span", { class: "model" },
         t("chat.model", { model: answer.generator_model })));

@@ -3,6 +3,9 @@
 //
 // Every user-visible string lives in STRINGS, one table per language; HTML elements take
 // theirs through data-i18n="key" (text) and data-i18n-attr="attribute:key;..." (attributes).
+// The language is the one picked with the switch in the top bar (remembered in this
+// browser), else the browser's first preferred language that has a table, else English;
+// dates and numbers are written with Intl in that language.
 "use strict";
 
 (function () {
@@ -12,6 +15,7 @@
       "nav.chat": "Ask",
       "nav.admin": "Admin",
       "nav.label": "Pages",
+      "lang.label": "Language",
       "key.title": "API key needed",
       "key.intro": "This server asks for an API key. Your administrator can give you one.",
       "key.invalid": "That API key was not accepted. Check it and try again.",
@@ -107,6 +111,10 @@
       "admin.driftMetric": "Metric",
       "admin.driftValue": "Now",
       "admin.driftBaseline": "Baseline",
+      "admin.metric.abstention_rate": "Abstention rate",
+      "admin.metric.mean_support": "Mean support",
+      "admin.metric.negative_feedback": "Negative feedback",
+      "admin.metric.latency_p95_ms": "Latency p95 (ms)",
       "admin.latency": "Latency",
       "admin.latencySummary": "Median {median}, slowest {max}, over {count} requests.",
       "admin.latencyChart": "Latency of the last {count} requests, oldest first: median {median}, slowest {max}.",
@@ -148,9 +156,178 @@
       "admin.ms": "{value} ms",
       "admin.s": "{value} s",
     },
+    fr: {
+      "app.name": "Fiable",
+      "nav.chat": "Questions",
+      "nav.admin": "Administration",
+      "nav.label": "Pages",
+      "lang.label": "Langue",
+      "key.title": "Clé d'API nécessaire",
+      "key.intro": "Ce serveur demande une clé d'API. Votre administrateur peut vous en donner une.",
+      "key.invalid": "Cette clé d'API n'a pas été acceptée. Vérifiez-la et réessayez.",
+      "key.label": "Clé d'API",
+      "key.save": "Enregistrer et réessayer",
+      "key.cancel": "Annuler",
+      "key.remember": "La clé est gardée dans ce navigateur seulement.",
+      "error.generic": "Une erreur s'est produite.",
+      "error.network": "Le serveur est injoignable. Vérifiez votre connexion et réessayez.",
+      "error.noKey": "Une clé d'API est nécessaire pour utiliser cette page.",
+      "common.close": "Fermer",
+      "common.loading": "Chargement…",
+      "common.refresh": "Actualiser",
+
+      // chat page
+      "chat.title": "Interrogez vos documents",
+      "chat.intro": "Posez une question avec vos mots. La réponse vient uniquement des documents de votre organisation, et chaque phrase indique d'où elle vient.",
+      "chat.question": "Votre question",
+      "chat.questionHint": "Par exemple : combien de jours de congés annuels ai-je ?",
+      "chat.collection": "Chercher dans",
+      "chat.allCollections": "Tous les documents",
+      "chat.collectionOption": "{name} ({documents} documents)",
+      "chat.collectionOptionOne": "{name} (1 document)",
+      "chat.ask": "Demander",
+      "chat.asking": "Réponse en cours…",
+      "chat.answers": "Réponses",
+      "chat.empty": "Vos réponses apparaîtront ici.",
+      "chat.searching": "Recherche dans les documents…",
+      "chat.found": "{count} passages trouvés. Rédaction de la réponse…",
+      "chat.foundNone": "Aucun passage trouvé.",
+      "chat.answerLabel": "Réponse",
+      "chat.sources": "Sources",
+      "chat.closest": "Les passages les plus proches",
+      "chat.cite": "Source {number} : {title}",
+      "chat.openSource": "Ouvrir la source {number} : {title}",
+      "chat.page": "p. {page}",
+      "chat.pages": "p. {start}–{end}",
+      "chat.unsupported": "(non étayée par les sources)",
+      "chat.partly": "(en partie seulement étayée par les sources)",
+      "chat.flagNote": "Les phrases soulignées en orange ne sont pas étayées par les passages cités. Vérifiez-les avant de vous y fier.",
+      "chat.model": "Réponse rédigée par {model}.",
+      "chat.notice": "Réponse générée par une IA : vérifiez les sources citées.",
+      "chat.notInDocs": "Cette information ne figure pas dans les documents",
+      "chat.notInDocsText": "Les documents que vous pouvez consulter ne répondent pas à cette question : aucune réponse n'a été rédigée.",
+      "chat.notInDocsNoSources": "Aucun passage n'est proche de la question.",
+      "chat.feedbackQuestion": "Cette réponse vous a-t-elle aidé ?",
+      "chat.thumbUp": "Oui",
+      "chat.thumbDown": "Non",
+      "chat.thumbUpLabel": "Oui, cette réponse m'a aidé",
+      "chat.thumbDownLabel": "Non, cette réponse ne m'a pas aidé",
+      "chat.suggest": "Proposer une correction",
+      "chat.correction": "Que devrait dire la réponse ?",
+      "chat.correctionHint": "Votre correction est transmise aux personnes qui gèrent les documents.",
+      "chat.sendCorrection": "Envoyer la correction",
+      "chat.cancel": "Annuler",
+      "chat.thanksRating": "Merci : votre avis a été enregistré.",
+      "chat.thanksCorrection": "Merci : votre correction a été envoyée.",
+      "chat.correctionEmpty": "Écrivez d'abord la correction.",
+
+      // passage dialog
+      "passage.title": "Passage source",
+      "passage.section": "Section",
+      "passage.page": "Page",
+      "passage.file": "Fichier",
+      "passage.collection": "Collection",
+      "passage.text": "Passage",
+
+      // upload
+      "upload.title": "Ajouter des documents",
+      "upload.intro": "Fichiers PDF, Word, HTML, Markdown ou texte. Ils sont ajoutés à la collection choisie et consultables dès qu'ils sont traités.",
+      "upload.files": "Fichiers",
+      "upload.collection": "Collection",
+      "upload.submit": "Envoyer",
+      "upload.noFiles": "Choisissez au moins un fichier.",
+      "upload.sending": "Envoi des fichiers…",
+      "upload.progress": "Traitement : {done} fichiers sur {total}",
+      "upload.progressLabel": "Progression de l'envoi",
+      "upload.queued": "En attente de démarrage…",
+      "upload.done": "Terminé : {added} ajoutés, {updated} mis à jour, {unchanged} inchangés, {failed} en échec.",
+      "upload.failed": "L'envoi a échoué.",
+      "upload.added": "Ajoutés",
+      "upload.updated": "Mis à jour",
+      "upload.unchanged": "Déjà à jour",
+      "upload.failedFiles": "N'ont pas pu être ajoutés",
+      "upload.skipped": "Ignorés",
+
+      // admin page
+      "admin.title": "Qualité et activité",
+      "admin.intro": "Les dernières questions posées à ce serveur : leur durée, l'appui de leurs réponses dans les sources et l'avis des utilisateurs.",
+      "admin.drift": "Alertes de dérive",
+      "admin.driftNone": "Aucune dérive : les réponses récentes ressemblent à la référence.",
+      "admin.driftUnavailable": "Pas encore assez de requêtes pour comparer avec une référence.",
+      "admin.driftMetric": "Mesure",
+      "admin.driftValue": "Maintenant",
+      "admin.driftBaseline": "Référence",
+      "admin.metric.abstention_rate": "Taux d'abstention",
+      "admin.metric.mean_support": "Appui moyen",
+      "admin.metric.negative_feedback": "Avis négatifs",
+      "admin.metric.latency_p95_ms": "Temps de réponse p95 (ms)",
+      "admin.latency": "Temps de réponse",
+      "admin.latencySummary": "Médiane {median}, la plus lente {max}, sur {count} requêtes.",
+      "admin.latencyChart": "Temps de réponse des {count} dernières requêtes, de la plus ancienne à la plus récente : médiane {median}, la plus lente {max}.",
+      "admin.quality": "Qualité",
+      "admin.qualitySummary": "Appui moyen {support}. Abstentions (absent des documents) : {abstained} sur {count} ({rate}).",
+      "admin.qualityChart": "Appui des réponses des {count} dernières requêtes, de la plus ancienne à la plus récente, de 0 à 1 ; abstentions marquées en bas.",
+      "admin.legendSupport": "Appui (0 à 1)",
+      "admin.legendAbstained": "Absent des documents",
+      "admin.noData": "Aucune requête pour l'instant. Posez d'abord une question sur la page Questions.",
+      "admin.requests": "Requêtes récentes",
+      "admin.colTime": "Heure",
+      "admin.colQuestion": "Question",
+      "admin.colResult": "Résultat",
+      "admin.colSupport": "Appui",
+      "admin.colLatency": "Durée",
+      "admin.colModel": "Modèle",
+      "admin.colFeedback": "Avis",
+      "admin.answered": "Répondu",
+      "admin.abstained": "Absent des documents",
+      "admin.feedbackUp": "Utile",
+      "admin.feedbackDown": "Pas utile",
+      "admin.none": "—",
+      "admin.openTrace": "Ouvrir la trace de : {question}",
+      "admin.trace": "Trace de la requête",
+      "admin.traceId": "Identifiant de trace",
+      "admin.chunk": "passage {id}",
+      "admin.score": "score {score}",
+      "admin.traceAnswer": "Réponse",
+      "admin.traceReason": "Raison de l'abstention : {reason}",
+      "admin.traceSpans": "Chronologie",
+      "admin.traceNoSpans": "Aucun arbre d'étapes enregistré ; durées des étapes :",
+      "admin.traceMessages": "Invite envoyée au modèle",
+      "admin.traceNoMessages": "Pas d'invite : la question a reçu une réponse sans appeler le modèle.",
+      "admin.traceChunks": "Passages",
+      "admin.traceFeedback": "Avis",
+      "admin.correction": "Correction proposée : {text}",
+      "admin.comment": "Commentaire : {text}",
+      "admin.traceClose": "Fermer la trace",
+      "admin.ms": "{value} ms",
+      "admin.s": "{value} s",
+    },
   };
 
-  const lang = (document.documentElement.lang || "en").slice(0, 2);
+  const LANG_STORAGE = "fiable.lang";
+  const LANGUAGE_NAMES = { en: "English", fr: "Français" };
+
+  /** The switch's remembered choice, else the browser's first preferred language with a
+   *  table (navigator.languages, e.g. "fr-FR" -> "fr"), else English. */
+  function chooseLanguage() {
+    let saved = null;
+    try {
+      saved = localStorage.getItem(LANG_STORAGE);
+    } catch {
+      /* storage off: follow the browser */
+    }
+    if (saved && STRINGS[saved]) return saved;
+    const wanted = navigator.languages && navigator.languages.length
+      ? navigator.languages : [navigator.language];
+    for (const tag of wanted) {
+      const code = String(tag || "").slice(0, 2).toLowerCase();
+      if (STRINGS[code]) return code;
+    }
+    return "en";
+  }
+
+  const lang = chooseLanguage();
+  document.documentElement.lang = lang;
   const table = STRINGS[lang] || STRINGS.en;
 
   /** The string `key`, with `{name}` placeholders filled from `vars`. */
@@ -379,6 +556,21 @@
 
   // -- formatting ---------------------------------------------------------------------------
   const dateFormat = new Intl.DateTimeFormat(lang, { dateStyle: "medium", timeStyle: "short" });
+  const numberFormats = new Map();
+
+  /** `value` with `digits` decimals in the page's language ("0.85" / "0,85"). */
+  function formatNumber(value, digits = 2) {
+    if (!numberFormats.has(digits)) {
+      numberFormats.set(digits, new Intl.NumberFormat(lang,
+        { minimumFractionDigits: digits, maximumFractionDigits: digits }));
+    }
+    return numberFormats.get(digits).format(value);
+  }
+
+  /** A share (0..1) as a whole percentage in the page's language ("25%" / "25 %"). */
+  function formatPercent(share) {
+    return new Intl.NumberFormat(lang, { style: "percent", maximumFractionDigits: 0 }).format(share);
+  }
 
   function formatDate(iso) {
     const date = new Date(iso);
@@ -388,8 +580,8 @@
   function formatMs(ms) {
     if (ms === null || ms === undefined || Number.isNaN(ms)) return t("admin.none");
     if (ms === 0) return t("admin.ms", { value: 0 });
-    if (ms >= 1000) return t("admin.s", { value: (ms / 1000).toFixed(ms >= 10000 ? 0 : 1) });
-    return t("admin.ms", { value: ms >= 10 ? Math.round(ms) : ms.toFixed(1) });
+    if (ms >= 1000) return t("admin.s", { value: formatNumber(ms / 1000, ms >= 10000 ? 0 : 1) });
+    return t("admin.ms", { value: formatNumber(ms, ms >= 10 ? 0 : 1) });
   }
 
   function basename(path) {
@@ -408,10 +600,31 @@
     return (headingPath || []).filter((h) => h && h !== title).join(" › ");
   }
 
-  document.addEventListener("DOMContentLoaded", () => localise(document));
+  /** The language switch of the top bar: picking a language remembers it and reloads. */
+  function languageSwitch() {
+    const select = el("select", { id: "lang-switch", class: "lang-switch" },
+      Object.keys(STRINGS).map((code) => el("option",
+        { value: code, lang: code, selected: code === lang }, LANGUAGE_NAMES[code] || code)));
+    select.addEventListener("change", () => {
+      try {
+        localStorage.setItem(LANG_STORAGE, select.value);
+      } catch {
+        return; /* cannot remember it: stay in the browser's language */
+      }
+      window.location.reload();
+    });
+    return el("div", { class: "lang-field" },
+      el("label", { for: "lang-switch", class: "visually-hidden" }, t("lang.label")), select);
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    localise(document);
+    const bar = document.querySelector(".topbar");
+    if (bar && !document.getElementById("lang-switch")) bar.append(languageSwitch());
+  });
 
   window.Fiable = {
     STRINGS, t, localise, el, svg, icon, api, apiJSON, postJSON, ApiError, describeError,
-    askForKey, formatDate, formatMs, basename, pages, section, lang,
+    askForKey, formatDate, formatMs, formatNumber, formatPercent, basename, pages, section, lang,
   };
 })();
