@@ -223,3 +223,28 @@ def test_the_guard_keeps_the_answers_people_rated_right():
     assert kept_right(items, guarded.proposed["min_relevance"],
                       guarded.proposed["support_threshold"]) >= 0.8
     assert guarded.tune_after <= free.tune_after
+
+
+def test_a_change_worse_on_the_held_out_feedback_is_not_proposed():
+    """Better on the tune part, worse on the held-out part: overfitting, not proposed."""
+    from fiable.feedback.tune import Judgement, _tune_thresholds
+
+    def judged(i: int, good: bool, relevance: float, held_out: bool) -> Judgement:
+        return Judgement(trace_id=f"t{i}", question=f"q{i}", good=good, abstained=False,
+                         fixed_abstention=False, relevance=relevance, support=0.9,
+                         positives=(), correction=None, held_out=held_out)
+
+    # on the tune part, low-relevance answers are wrong; on the held-out part, right
+    items = [judged(i, False, 0.35, False) for i in range(10)]
+    items += [judged(10 + i, True, 0.7, False) for i in range(10)]
+    items += [judged(20 + i, True, 0.35, True) for i in range(10)]
+    current = {"min_relevance": 0.3, "support_threshold": 0.0}
+    part = _tune_thresholds(items, current, keep_right=0.0)
+    assert part.changed and part.tune_after > part.tune_before
+    assert part.held_out_after < part.held_out_before
+    from fiable.feedback.tune import TuneResult, gate_held_out
+
+    result = TuneResult("hr", {}, current, len(items), {})
+    result.abstention = part
+    gate_held_out(result)
+    assert not result.abstention.changed and "worse on the held-out part" in result.notes[-1]

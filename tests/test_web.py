@@ -327,6 +327,27 @@ def test_admin_lists_requests_and_opens_a_trace(page, workspace):
     assert not panel.is_displayed()
 
 
+def test_admin_shows_the_audit_trail_access_and_models(page, workspace):
+    answer = workspace.ask(LEAVE_QUESTION)
+    driver = page("/admin")
+    audit = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#gov-audit tbody tr"),
+                 message="the audit table")
+    assert "answer" in audit[0].text and "local" in audit[0].text  # newest first
+    assert LEAVE_QUESTION not in by_id(driver, "gov-audit").text  # no question text here
+    by_id(driver, "gov-verify").click()
+    verdict = wait(driver, lambda d: d.find_elements(By.ID, "gov-verdict"),
+                   message="the chain's verification")[0]
+    assert verdict.text.startswith("Verified:") and "records" in verdict.text
+    wait(driver, lambda d: "Single-user mode" in by_id(d, "gov-access").text,
+         message="the access policy")
+    models = wait(driver, lambda d: d.find_elements(By.CSS_SELECTOR, "#gov-models tbody tr"),
+                  message="the model inventory")
+    assert {"generator", "embedder"} <= {r.find_elements(By.TAG_NAME, "td")[1].text
+                                         for r in models}
+    assert answer.trace_id  # the answer audited above is the newest record
+    screenshot(driver, "admin-governance.png")
+
+
 def test_phone_width_has_no_horizontal_scroll(page, browser):
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {
         "width": 375, "height": 812, "deviceScaleFactor": 2, "mobile": True})

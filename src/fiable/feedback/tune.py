@@ -35,6 +35,7 @@ change is expected to do.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -325,6 +326,20 @@ def _tune_thresholds(items: list[Judgement], current: dict[str, Any],
                      round(agreement(held, best["min_relevance"], best["support_threshold"]), 4))
 
 
+def gate_held_out(result: "TuneResult") -> None:
+    """A regression gate: a change better on the tune part but worse on the held-out part
+    is overfitting the feedback; it is withdrawn (the current setting stays) with a note."""
+    for name in ("fusion", "abstention"):
+        part = getattr(result, name)
+        if part is not None and part.changed and part.held_out_n \
+                and part.held_out_after < part.held_out_before:
+            result.notes.append(
+                f"{name} not proposed: better on the tune part ({part.tune_before:.3f} -> "
+                f"{part.tune_after:.3f}) but worse on the held-out part "
+                f"({part.held_out_before:.3f} -> {part.held_out_after:.3f})")
+            setattr(result, name, dataclasses.replace(part, proposed=part.current))
+
+
 def _settings_change(settings: Any, fusion: PartScore | None,
                      abstention: PartScore | None) -> dict[str, Any]:
     changes: dict[str, Any] = {}
@@ -433,6 +448,7 @@ def tune(
     else:
         result.notes.append(f"abstention not tuned: {len(items)} rated answers "
                             f"({MIN_JUDGEMENTS} needed, with right and wrong ones)")
+    gate_held_out(result)
     result.changes = _settings_change(settings, result.fusion, result.abstention)
     if not result.changes:
         result.notes.append("no change: no setting does better than the current one on the "
