@@ -457,15 +457,21 @@ class Workspace:
         )
         for event in events:
             if isinstance(event, Done):
-                if exporter is not None and event.trace:
-                    exporter.export(event.trace)
-                record = self._ask_record(event, settings, who)
-                if settings.log_asks:
-                    self.store.log_ask(record)
-                    self._drift_watch().observe()
-                payload, content = answer_entry(record, self._model_files())
-                self.store.append_audit(who.name, "answer", payload, content)
+                self._record_answer(event, settings, who, exporter)
             yield event
+
+    def _record_answer(self, done: Done, settings: Settings, who: Principal,
+                       exporter: Any) -> None:
+        """Export the answer's trace, log it (``log_asks``; the drift watch counts it) and
+        append it to the audit trail."""
+        if exporter is not None and done.trace:
+            exporter.export(done.trace)
+        record = self._ask_record(done, settings, who)
+        if settings.log_asks:
+            self.store.log_ask(record)
+            self._drift_watch().observe()
+        payload, content = answer_entry(record, self._model_files())
+        self.store.append_audit(who.name, "answer", payload, content)
 
     def _ask_record(self, done: Done, settings: Settings,
                     who: Principal = OWNER) -> dict[str, Any]:
@@ -601,14 +607,7 @@ class Workspace:
             readable=readable, top_k=top_k, dense_route=self.dense_route)
         for event in events:
             if isinstance(event, Done):
-                if exporter is not None and event.trace:
-                    exporter.export(event.trace)
-                record = self._ask_record(event, settings, who)
-                if settings.log_asks:
-                    self.store.log_ask(record)
-                    self._drift_watch().observe()
-                payload, content = answer_entry(record, self._model_files())
-                self.store.append_audit(who.name, "answer", payload, content)
+                self._record_answer(event, settings, who, exporter)
             yield event
 
     def ask_experts(

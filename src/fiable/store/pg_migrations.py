@@ -38,22 +38,31 @@ def tsvector(expression: str) -> str:
     return f"to_tsvector('{TS_CONFIG}', regexp_replace({expression}, '[[:punct:]]+', ' ', 'g'))"
 
 
-POSTINGS_FROM_NEW_CHUNKS = f"""
+def _postings_from_new_chunks(tsv: Callable[[str], str]) -> str:
+    """SQL filling ``postings`` from ``_new_chunks``, with ``tsv`` giving a text's tsvector."""
+    return f"""
     INSERT INTO postings(lexeme, chunk_id, collection_id, tf, dl)
     SELECT t.lexeme, n.id, MIN(n.collection_id), SUM(t.freq), MIN(n.lex_len)
     FROM _new_chunks n, LATERAL (
         SELECT lexeme, COALESCE(array_length(positions, 1), 1)::real AS freq
-        FROM unnest({tsvector("n.text")})
+        FROM unnest({tsv("n.text")})
         UNION ALL
         SELECT lexeme, COALESCE(array_length(positions, 1), 1) * {CONTEXT_WEIGHT}
-        FROM unnest({tsvector("n.context")})) t
+        FROM unnest({tsv("n.context")})) t
     GROUP BY t.lexeme, n.id"""
+
+
+def _token_count(tsv: Callable[[str], str], expression: str) -> str:
+    return (f"(SELECT COALESCE(SUM(COALESCE(array_length(positions, 1), 1)), 0) "
+            f"FROM unnest({tsv(expression)}))")
+
+
+POSTINGS_FROM_NEW_CHUNKS = _postings_from_new_chunks(tsvector)
 
 
 def lexical_length(expression: str) -> str:
     """SQL for the number of indexed tokens in ``expression`` (BM25's document length)."""
-    return (f"(SELECT COALESCE(SUM(COALESCE(array_length(positions, 1), 1)), 0) "
-            f"FROM unnest({tsvector(expression)}))")
+    return _token_count(tsvector, expression)
 
 # Since 006_languages the text is analysed per language in Python (fiable.lexical: the
 # Snowball stemmers PostgreSQL's own french_stem/english_stem dictionaries use, accents
@@ -67,22 +76,12 @@ def analysed_tsvector(expression: str) -> str:
     return f"to_tsvector('{ANALYSED_CONFIG}', {expression})"
 
 
-ANALYSED_POSTINGS = f"""
-    INSERT INTO postings(lexeme, chunk_id, collection_id, tf, dl)
-    SELECT t.lexeme, n.id, MIN(n.collection_id), SUM(t.freq), MIN(n.lex_len)
-    FROM _new_chunks n, LATERAL (
-        SELECT lexeme, COALESCE(array_length(positions, 1), 1)::real AS freq
-        FROM unnest({analysed_tsvector("n.text")})
-        UNION ALL
-        SELECT lexeme, COALESCE(array_length(positions, 1), 1) * {CONTEXT_WEIGHT}
-        FROM unnest({analysed_tsvector("n.context")})) t
-    GROUP BY t.lexeme, n.id"""
+ANALYSED_POSTINGS = _postings_from_new_chunks(analysed_tsvector)
 
 
 def analysed_length(expression: str) -> str:
     """SQL for the number of index tokens in analysed text (BM25's document length)."""
-    return (f"(SELECT COALESCE(SUM(COALESCE(array_length(positions, 1), 1)), 0) "
-            f"FROM unnest({analysed_tsvector(expression)}))")
+    return _token_count(analysed_tsvector, expression)
 
 
 _LOCK_KEY = 7_405_113_901  # pg_advisory_xact_lock key: "fiable migrations"
