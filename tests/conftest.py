@@ -122,3 +122,14 @@ def pg_database(pg_server: str) -> str:
     with psycopg.connect(pg_server, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return pg_server.replace("/postgres?", f"/{name}?", 1)
+
+
+@pytest.fixture
+def hr_workspace(tmp_path: Path) -> Iterator[object]:
+    """A workspace with the fake model and embedder, the sample handbook in collection hr."""
+    from tests.helpers import copy_handbook, fake_workspace
+
+    w = fake_workspace(tmp_path / "ws")
+    w.ingest([copy_handbook(tmp_path)], collection="hr")
+    yield w
+    w.close()

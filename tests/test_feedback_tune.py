@@ -50,11 +50,8 @@ def _simulated_users(ws) -> int:
 
 
 @pytest.fixture
-def ws(tmp_path):
-    w = fake_workspace(tmp_path / "ws")
-    w.ingest([copy_handbook(tmp_path)], collection="hr")
-    yield w
-    w.close()
+def ws(hr_workspace):
+    return hr_workspace
 
 
 @pytest.fixture

@@ -508,3 +508,13 @@ def test_cli_erase_needs_one_target_and_confirms(tmp_path, capsys, fake_env, mon
     assert code == 0 and json.loads(out)["chunks_redacted"] == 1
     code, _, err = run_cli(capsys, "-w", w, "erase", "--subject", "Jane Doe", "--yes")
     assert code == 2 and "nothing stored mentions" in err
+
+
+def test_an_export_to_an_unwritable_place_is_a_clear_error_and_leaves_nothing(audited, tmp_path):
+    with pytest.raises(UserError, match="cannot write the audit export"):
+        export(audited.store, tmp_path / "missing-folder" / "audit.jsonl")
+    target = tmp_path / "a-folder"
+    target.mkdir()
+    with pytest.raises(UserError, match="cannot write the audit export"):
+        export(audited.store, target)
+    assert list(tmp_path.glob("*.part")) == [] and verify(audited.store).ok

@@ -264,11 +264,8 @@ def test_cli_verify_catches_a_changed_model_file(cli_env, capsys, monkeypatch) -
 
 # -- HTTP -------------------------------------------------------------------------------
 @pytest.fixture
-def ws(tmp_path):
-    w = fake_workspace(tmp_path / "ws")
-    w.ingest([copy_handbook(tmp_path)], collection="hr")
-    yield w
-    w.close()
+def ws(hr_workspace):
+    return hr_workspace
 
 
 def test_admin_models_endpoint_requires_a_key(ws) -> None:

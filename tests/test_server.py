@@ -21,11 +21,8 @@ QUESTION = "How many days of annual leave do employees get?"
 
 
 @pytest.fixture
-def ws(tmp_path):
-    w = fake_workspace(tmp_path / "ws")
-    w.ingest([copy_handbook(tmp_path)], collection="hr")
-    yield w
-    w.close()
+def ws(hr_workspace):
+    return hr_workspace
 
 
 @pytest.fixture

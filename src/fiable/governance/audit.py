@@ -165,14 +165,19 @@ def export(store: Any, out: Path, *, since: str | None = None, until: str | None
     (``verify_rows`` from the first record's ``prev``). Returns the number written."""
     count = 0
     tmp = out.with_name(out.name + ".part")
-    with tmp.open("w", encoding="utf-8") as f:
-        for row in iter_records(store, since=since, until=until):
-            record = {k: row[k] for k in ("seq", "at", "actor", "action", "prev", "hash")}
-            record["payload"] = row["payload"]  # the exact hashed text
-            record["content"] = row["content"]
-            f.write(canonical(record) + "\n")
-            count += 1
-    tmp.replace(out)
+    try:
+        with tmp.open("w", encoding="utf-8") as f:
+            for row in iter_records(store, since=since, until=until):
+                record = {k: row[k] for k in ("seq", "at", "actor", "action", "prev", "hash")}
+                record["payload"] = row["payload"]  # the exact hashed text
+                record["content"] = row["content"]
+                f.write(canonical(record) + "\n")
+                count += 1
+        tmp.replace(out)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise UserError(f"cannot write the audit export to {out}: {exc.strerror or exc}",
+                        hint="give a file path in a folder that exists and is writable") from None
     return count
 
 

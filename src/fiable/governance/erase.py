@@ -73,13 +73,16 @@ def _needles(text: str) -> list[str]:
     return list(dict.fromkeys([text, escaped]))
 
 
-def _erase_records(store: Any, needles: list[str], extra_traces: list[str]) -> dict[str, int]:
-    found = store.find_records(needles + extra_traces)
-    traces = sorted(set(found["asks"]) | set(extra_traces))
-    if traces:  # feedback and audit records of those answers, found by their trace ids
-        more = store.find_records(traces)
-        found["feedback"] = sorted(set(found["feedback"]) | set(more["feedback"]))
-        found["audit"] = sorted(set(found["audit"]) | set(more["audit"]))
+def _erase_records(store: Any, needles: list[str], traces: list[str]) -> dict[str, int]:
+    """Delete the records mentioning ``needles`` and the answers ``traces``, with the
+    feedback and audit text of every answer deleted (found by its trace id)."""
+    found = store.find_records(needles) if needles else \
+        {"asks": [], "feedback": [], "eval_runs": [], "audit": []}
+    traces = sorted(set(found["asks"]) | set(traces))
+    if traces:
+        linked = store.find_records(traces)
+        for kind in ("feedback", "audit"):
+            found[kind] = sorted(set(found[kind]) | set(linked[kind]))
     return store.erase_records(asks=traces, feedback=found["feedback"],
                                eval_runs=found["eval_runs"], audit=found["audit"])
 
@@ -104,7 +107,7 @@ def erase_document(store: Any, *, actor: str, collection: str | None, document: 
                         hint="name the collection with --collection, or give the id")
     doc = matches[0]
     report = ErasureReport("document")
-    traces = [t for t in store.find_records(_needles(doc.source))["asks"]]
+    traces = store.find_records(_needles(doc.source))["asks"]
     store.delete_documents(doc.collection, [doc.source])
     report.documents_deleted.append(doc.source)
     report.records = _erase_records(store, [], traces)

@@ -10,7 +10,7 @@ from ..errors import EmbeddingModelMismatchError, StoreError, UnknownCollectionE
 from ..chunking import Chunk
 from .base import DocumentInfo, DocumentWrite, StoredChunk
 
-__all__ = ["check_chunks_match_vectors", "check_collection_name", "key_name_taken", "document_info", "document_write", "missing_collections", "mixed_models_search", "model_mismatch",
+__all__ = ["model_of", "check_chunks_match_vectors", "check_collection_name", "key_name_taken", "document_info", "document_write", "missing_collections", "mixed_models_search", "model_mismatch",
            "now", "stored_chunk"]
 
 
@@ -120,3 +120,14 @@ def key_name_taken(name: str) -> UserError:
     return UserError(f"an API key named {name!r} exists already",
                      hint="choose another name, or revoke that key first "
                      "(`fiable keys revoke NAME`)")
+
+
+def model_of(store: Any, collection: str | None) -> str | None:
+    """``store.embedding_model(collection)`` from ``store.embedding_models()``: the model of
+    ``collection``'s vectors, or without one the model every collection shares (None when
+    there are no vectors yet or collections differ)."""
+    if collection is not None:
+        store.require_collections([collection])
+        return store.embedding_models().get(collection)  # type: ignore[no-any-return]
+    models = set(store.embedding_models().values())
+    return models.pop() if len(models) == 1 else None

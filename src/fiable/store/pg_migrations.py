@@ -84,6 +84,17 @@ def analysed_length(expression: str) -> str:
     return _token_count(analysed_tsvector, expression)
 
 
+def _recount_collections(conn: Any) -> None:
+    """Each collection's chunk count and total indexed length (BM25's statistics), anew."""
+    conn.execute(
+        """UPDATE collections c SET n_chunks = COALESCE(s.n, 0), total_len = COALESCE(s.len, 0)
+           FROM collections c2 LEFT JOIN (SELECT collection_id, COUNT(*) AS n,
+                                                 SUM(lex_len) AS len
+                                          FROM chunks GROUP BY collection_id) s
+                ON s.collection_id = c2.id
+           WHERE c.id = c2.id""")
+
+
 _LOCK_KEY = 7_405_113_901  # pg_advisory_xact_lock key: "fiable migrations"
 
 
@@ -191,13 +202,7 @@ def _porter_tokens(conn: Any) -> None:
                      FROM jsonb_array_elements_text(k.heading_path::jsonb) h) c""")
     conn.execute("UPDATE chunks SET lex_len = n.lex_len FROM _new_chunks n WHERE chunks.id = n.id")
     conn.execute(POSTINGS_FROM_NEW_CHUNKS)
-    conn.execute(
-        """UPDATE collections c SET n_chunks = COALESCE(s.n, 0), total_len = COALESCE(s.len, 0)
-           FROM collections c2 LEFT JOIN (SELECT collection_id, COUNT(*) AS n,
-                                                 SUM(lex_len) AS len
-                                          FROM chunks GROUP BY collection_id) s
-                ON s.collection_id = c2.id
-           WHERE c.id = c2.id""")
+    _recount_collections(conn)
 
 
 def drop_vector_indexes(conn: Any) -> None:
@@ -281,13 +286,7 @@ def _languages(conn: Any) -> None:
     conn.execute(f"UPDATE _new_chunks SET lex_len = {length}")
     conn.execute("UPDATE chunks SET lex_len = n.lex_len FROM _new_chunks n WHERE chunks.id = n.id")
     conn.execute(ANALYSED_POSTINGS)
-    conn.execute(
-        """UPDATE collections c SET n_chunks = COALESCE(s.n, 0), total_len = COALESCE(s.len, 0)
-           FROM collections c2 LEFT JOIN (SELECT collection_id, COUNT(*) AS n,
-                                                 SUM(lex_len) AS len
-                                          FROM chunks GROUP BY collection_id) s
-                ON s.collection_id = c2.id
-           WHERE c.id = c2.id""")
+    _recount_collections(conn)
 
 
 PG_MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [

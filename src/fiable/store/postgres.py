@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 from ..errors import ConfigError, EmbeddingModelMismatchError, StoreError
 from ..lexical import DEFAULT_LANGUAGE, index_text, query_terms
-from ._common import (check_chunks_match_vectors, check_collection_name, key_name_taken, document_info, document_write,
+from ._common import (model_of, check_chunks_match_vectors, check_collection_name, key_name_taken, document_info, document_write,
                       missing_collections,
                       mixed_models_search, model_mismatch, now, stored_chunk)
 from .base import CollectionInfo, DocumentInfo, DocumentWrite, ScoredId, StoredChunk
@@ -198,11 +198,7 @@ class PostgresStore:
     def embedding_model(self, collection: str | None = None) -> str | None:
         """The model of ``collection``'s vectors; without one, the model every collection
         shares (None when there are no vectors yet or collections differ)."""
-        if collection is not None:
-            self.require_collections([collection])
-            return self.embedding_models().get(collection)
-        models = set(self.embedding_models().values())
-        return models.pop() if len(models) == 1 else None
+        return model_of(self, collection)
 
     def _check_model(self, conn: Any, collection_id: int, model: str, dimension: int) -> None:
         """Refuse ``model``'s vectors in a collection holding another model's, or of another
