@@ -103,6 +103,8 @@ def auroc(scores: list[float], positive: list[bool]) -> float:
     ranks = np.empty(len(s))
     ranks[np.argsort(s, kind="mergesort")] = np.arange(1, len(s) + 1)
     n = int(y.sum())
+    if n in (0, len(y)):
+        return float("nan")  # one class only: undefined
     return float((ranks[y].sum() - n * (n + 1) / 2) / (n * (len(y) - n)))
 
 

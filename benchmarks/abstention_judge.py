@@ -17,8 +17,9 @@ no variants summed and renormalised) is used like the classifier's P(answerable)
   abstention F1 within 5 points of answer F1), then applied to test;
 - the judge's time per question.
 
-This is an experiment, not a pipeline setting: the product's Generator contract streams
-text and exposes no log-probabilities, so the judge runs on llama.cpp directly here.
+This is an experiment, not a pipeline setting: the Generator contract streams text and
+exposes no log-probabilities; the judge reads them through
+``LlamaCppGenerator.next_token_logprobs``.
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ from _common import DATA, machine, table  # noqa: E402
 from abstention import WEIGHTS, _hits, auroc, stored_runs  # noqa: E402
 
 from fiable import Workspace, models  # noqa: E402
+from fiable.errors import FiableError  # noqa: E402
+from fiable.generators.base import ChatMessage  # noqa: E402
+from fiable.generators.llamacpp import LlamaCppGenerator  # noqa: E402
 from fiable.evaluation import import_squad, load_dataset  # noqa: E402
 from fiable.evaluation.calibrate import calibrate_abstention, outcome  # noqa: E402
 
@@ -53,29 +57,19 @@ USER = ("Passages:\n{passages}\n\nQuestion: {question}\n\n"
 
 
 class Judge:
-    """P(yes) from the first generated token of a llama.cpp chat completion."""
+    """P(yes) from the log-probabilities of the reply's first token (yes and no variants
+    summed, then renormalised)."""
 
-    def __init__(self, path: Path, prompt: str) -> None:
-        import xllamacpp
-
-        p = xllamacpp.CommonParams()
-        p.model.path = str(path)
-        p.n_ctx = 4096
-        p.cpuparams.n_threads = p.cpuparams_batch.n_threads = 2
-        p.verbosity = 0
-        self.server = xllamacpp.Server(p)
+    def __init__(self, generator: LlamaCppGenerator, prompt: str) -> None:
+        self.generator = generator
         self.system = PROMPTS[prompt]
 
     def p_yes(self, question: str, passages: list[str]) -> float:
         text = "\n\n".join(f"[{i}] {p}" for i, p in enumerate(passages, 1))
-        request = {"messages": [{"role": "system", "content": self.system},
-                                {"role": "user", "content": USER.format(passages=text,
-                                                                        question=question)}],
-                   "max_tokens": 1, "temperature": 0, "logprobs": True, "top_logprobs": 10,
-                   "stream": False}
-        reply = self.server.handle_chat_completions(request)
-        top = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
-        mass = {w: sum(math.exp(t["logprob"]) for t in top if t["token"].strip().lower() == w)
+        top = self.generator.next_token_logprobs(
+            [ChatMessage("system", self.system),
+             ChatMessage("user", USER.format(passages=text, question=question))], top=10)
+        mass = {w: sum(math.exp(lp) for t, lp in top.items() if t.strip().lower() == w)
                 for w in ("yes", "no")}
         total = mass["yes"] + mass["no"]
         return mass["yes"] / total if total else 0.5
@@ -112,11 +106,18 @@ def main() -> None:
     a = ap.parse_args()
     folder = Path(tempfile.mkdtemp()) / "squad2"
     import_squad(DATA / "squad2" / "dev-v2.0.json", folder)
-    runs = stored_runs(a.from_runs, folder, WEIGHTS)
+    try:
+        path = models.resolve_file(a.model, "model.gguf", model_dir=models.default_model_dir())
+        runs = stored_runs(a.from_runs, folder, WEIGHTS)
+    except FiableError as exc:
+        sys.exit(f"{exc.message}\n  {exc.hint or ''}")
+    if set(runs) != {"dev", "test"}:
+        sys.exit(f"{a.from_runs} holds no stored abstention runs for both splits (found: "
+                 f"{', '.join(sorted(runs)) or 'none'}): make them with `python "
+                 f"benchmarks/abstention.py --dev {a.dev} --test {a.test} --workspace {a.from_runs}`")
     runs = {"dev": runs["dev"][: a.dev], "test": runs["test"][: a.test]}
-    judge = Judge(models.resolve_file(a.model, "model.gguf", model_dir=models.default_model_dir()),
-                  a.prompt)
-    runs, seconds = score(runs, a.from_runs, folder, judge)
+    with LlamaCppGenerator(path, n_ctx=4096, model_id=a.model) as generator:
+        runs, seconds = score(runs, a.from_runs, folder, Judge(generator, a.prompt))
 
     print(f"\nSQuAD 2.0 answerability judge: {a.model}, prompt {a.prompt!r}, {machine()}\n")
     rows = []

@@ -238,6 +238,31 @@ def test_compare_and_reports():
 
 
 # -- per-collection settings and the sweep --------------------------------------------------
+def test_replace_table_keeps_other_tables_and_refuses_broken_files(tmp_path):
+    from fiable.errors import UserError
+    from fiable.experts.config import Expert, read_experts, write_expert
+
+    ws_dir = tmp_path / "ws"
+    ws_dir.mkdir()
+    toml = ws_dir / "fiable.toml"
+    toml.write_text('top_k = 4\n\n[experts."hr"]\ndescription = "old"\ncollections = ["hr"]\n'
+                    '\n[[webhooks]]\nurl = "http://x"\n')
+    write_collection_settings(ws_dir, "hr", {"rrf_k": 9})
+    write_expert(ws_dir, Expert("hr", "Leave and pay.", ("hr", "pay")))
+    text = toml.read_text()
+    # an array-of-tables header ends the replaced table: what follows it is kept
+    assert '[[webhooks]]\nurl = "http://x"' in text and text.count('[experts."hr"]') == 1
+    assert [(e.description, e.collections) for e in read_experts(ws_dir)] == [
+        ("Leave and pay.", ("hr", "pay"))]
+    assert read_collection_settings(toml) == {"hr": {"rrf_k": 9}}
+    toml.write_text('[collections."hr"\n')  # broken by hand: refused, left as it was
+    with pytest.raises(ConfigError, match="could not write"):
+        write_expert(ws_dir, Expert("law", "Law.", ("legal",)))
+    assert toml.read_text() == '[collections."hr"\n' and not (ws_dir / "fiable.toml.tmp").exists()
+    with pytest.raises(UserError, match="no workspace folder"):
+        write_collection_settings(tmp_path / "missing", "hr", {"rrf_k": 9})
+
+
 def test_collection_settings_are_written_read_and_overridable(tmp_path, monkeypatch):
     ws_dir = tmp_path / "ws"
     ws_dir.mkdir()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import socket
 import tempfile
@@ -279,6 +280,28 @@ class TestLlamaCpp:
         assert "context size" in info.value.message and "n_ctx" in info.value.hint
         assert collect(llama, [USER], GenerationOptions(max_tokens=2))  # still usable
 
+    def test_next_token_logprobs(self, llama):
+        question = [ChatMessage("system", "Answer with one word: yes or no."),
+                    ChatMessage("user", "Is Paris in France?")]
+        first = llama.next_token_logprobs(question, top=5)
+        assert 1 <= len(first) <= 5 and all(v <= 0.0 for v in first.values())
+        assert sum(math.exp(v) for v in first.values()) <= 1.0 + 1e-6
+        best = max(first, key=first.get)
+        # temperature 0: the most likely token is the one the stream starts with
+        assert collect(llama, question, GenerationOptions(max_tokens=1, temperature=0.0))[0] == best
+        assert llama.next_token_logprobs(question, top=5) == first  # deterministic
+        with pytest.raises(GeneratorError, match="top must be"):
+            llama.next_token_logprobs(question, top=0)
+        with pytest.raises(GeneratorError) as info:
+            llama.next_token_logprobs([ChatMessage("user", "word " * 3000)])
+        assert "context size" in info.value.message
+        stream = llama.stream([USER], GenerationOptions(max_tokens=50))
+        next(stream)
+        with pytest.raises(GeneratorError, match="still open"):
+            llama.next_token_logprobs(question)
+        stream.close()
+        assert llama.next_token_logprobs(question, top=5) == first  # still usable
+
     def test_close_frees_the_model_and_ends_open_streams(self, smollm2):
         generator = LlamaCppGenerator(smollm2, n_ctx=512, model_id="smol")
         assert generator.model_id == "smol" and generator.context_size == 512
@@ -289,6 +312,8 @@ class TestLlamaCpp:
             list(stream)
         with pytest.raises(GeneratorError, match="closed"):
             collect(generator, [USER], GenerationOptions(max_tokens=2))
+        with pytest.raises(GeneratorError, match="closed"):
+            generator.next_token_logprobs([USER])
         generator.close()  # twice is fine
 
 

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from .errors import ConfigError
+from .errors import ConfigError, UserError
 
 __all__ = ["COLLECTION_SETTINGS", "SETTINGS_FILE", "Setting", "Settings", "load_settings",
-           "read_collection_settings", "settings_table", "write_collection_settings"]
+           "read_collection_settings", "read_toml", "replace_table", "settings_table", "toml_value",
+           "write_collection_settings"]
 
 SETTINGS_FILE = "fiable.toml"
 ENV_PREFIX = "FIABLE_"
@@ -320,7 +321,8 @@ COLLECTION_SETTINGS = ("top_k", "fusion", "rrf_k", "dense_weight", "candidates",
                        "answer_language", "embedder")
 
 
-def _parse_toml(path: Path) -> dict[str, Any]:
+def read_toml(path: Path) -> dict[str, Any]:
+    """A TOML file's content ({} when there is no file); ConfigError when it is not TOML."""
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -331,7 +333,7 @@ def _parse_toml(path: Path) -> dict[str, Any]:
 
 def read_settings_file(path: Path) -> dict[str, Any]:
     """Parse a ``fiable.toml``; ConfigError naming the line on a syntax error."""
-    data = _parse_toml(path)
+    data = read_toml(path)
     return _coerce_all(
         {k: v for k, v in data.items() if not isinstance(v, dict)}, source=str(path)
     )
@@ -339,7 +341,7 @@ def read_settings_file(path: Path) -> dict[str, Any]:
 
 def read_collection_settings(path: Path) -> dict[str, dict[str, Any]]:
     """The ``[collections."NAME"]`` tables of a ``fiable.toml``, validated."""
-    tables = _parse_toml(path).get("collections", {})
+    tables = read_toml(path).get("collections", {})
     if not isinstance(tables, dict):
         raise ConfigError(f"{path}: 'collections' must be a table of tables",
                           hint='write [collections."NAME"] sections')
@@ -356,32 +358,35 @@ def read_collection_settings(path: Path) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _toml_value(value: Any) -> str:
+def toml_value(value: Any) -> str:
+    """``value`` written as a TOML value (booleans, numbers, lists, else a string)."""
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, (int, float)):
         return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
     return json.dumps(str(value), ensure_ascii=False)
 
 
-def write_collection_settings(workspace_dir: Path, collection: str, values: Mapping[str, Any],
-                              *, comment: str = "") -> Path:
-    """Set ``values`` in the ``[collections."COLLECTION"]`` table of the workspace's
-    ``fiable.toml``, replacing that table and keeping the rest of the file as it is."""
+def replace_table(workspace_dir: Path, kind: str, name: str, values: Mapping[str, Any],
+                  *, comment: str = "") -> Path:
+    """Write ``values`` as the ``[KIND."NAME"]`` table of the workspace's ``fiable.toml``
+    (with ``comment`` above it), replacing that table and the comment above it and keeping
+    the rest of the file as it is; the text is checked as TOML, written to a temporary file,
+    then renamed, so a failure leaves the file as it was."""
     path = workspace_dir / SETTINGS_FILE
-    checked = {k: _coerce(k, v, source="arguments") for k, v in values.items()}
-    extra = sorted(set(checked) - set(COLLECTION_SETTINGS))
-    if extra:
-        raise ConfigError(f"{', '.join(extra)} cannot be set per collection",
-                          hint=f"per-collection settings: {', '.join(COLLECTION_SETTINGS)}")
+    if not workspace_dir.is_dir():
+        raise UserError(f"no workspace folder at {workspace_dir}",
+                        hint=f"create it with `fiable init {workspace_dir}`")
     old = path.read_text(encoding="utf-8") if path.exists() else ""
-    header = f"[collections.{json.dumps(collection, ensure_ascii=False)}]"
-    wanted = {header, f"[collections.{collection}]"}
+    header = f"[{kind}.{json.dumps(name, ensure_ascii=False)}]"
+    wanted = {header, f"[{kind}.{name}]"}
     kept: list[str] = []
     skipping = False
     for line in old.splitlines():
         stripped = line.strip()
-        if stripped.startswith("["):
+        if stripped.startswith("["):  # a table header ([x] or [[x]]) ends the one before
             skipping = stripped in wanted
             while skipping and kept and kept[-1].lstrip().startswith("#"):
                 kept.pop()  # the comment written above the table being replaced
@@ -390,16 +395,29 @@ def write_collection_settings(workspace_dir: Path, collection: str, values: Mapp
     while kept and not kept[-1].strip():
         kept.pop()
     block = [""] + [f"# {line}" for line in comment.splitlines()] + [header]
-    block += [f"{k} = {_toml_value(v)}" for k, v in checked.items()]
+    block += [f"{k} = {toml_value(v)}" for k, v in values.items()]
     text = "\n".join(kept + block) + "\n"
     try:
         tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:  # pragma: no cover - guarded by the writer
-        raise ConfigError(f"could not write {path}: {exc}", hint="fix the file by hand") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"could not write {path}: {exc}",
+                          hint="fix the file's syntax by hand, then try again") from None
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
     return path
+
+
+def write_collection_settings(workspace_dir: Path, collection: str, values: Mapping[str, Any],
+                              *, comment: str = "") -> Path:
+    """Set ``values`` in the ``[collections."COLLECTION"]`` table of the workspace's
+    ``fiable.toml``, replacing that table and keeping the rest of the file as it is."""
+    checked = {k: _coerce(k, v, source="arguments") for k, v in values.items()}
+    extra = sorted(set(checked) - set(COLLECTION_SETTINGS))
+    if extra:
+        raise ConfigError(f"{', '.join(extra)} cannot be set per collection",
+                          hint=f"per-collection settings: {', '.join(COLLECTION_SETTINGS)}")
+    return replace_table(workspace_dir, "collections", collection, checked, comment=comment)
 
 
 def write_setting(workspace_dir: Path, name: str, value: Any) -> Path:
@@ -410,7 +428,7 @@ def write_setting(workspace_dir: Path, name: str, value: Any) -> Path:
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     first_table = next((i for i, ln in enumerate(lines) if ln.strip().startswith("[")),
                        len(lines))
-    line = f"{name} = {_toml_value(checked)}"
+    line = f"{name} = {toml_value(checked)}"
     for i in range(first_table):
         if lines[i].split("=", 1)[0].strip() == name:
             lines[i] = line

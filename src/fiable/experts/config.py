@@ -17,16 +17,13 @@ searches, and optionally its own prompt templates, generator and verification po
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
-from ..errors import ConfigError, UnknownCollectionError, UserError
-from ..settings import SETTINGS_FILE
+from ..errors import ConfigError, UnknownCollectionError
+from ..settings import SETTINGS_FILE, read_toml, replace_table
 
 __all__ = ["Expert", "check_collections", "expert_from_table", "read_experts", "write_expert"]
 
@@ -123,12 +120,7 @@ def expert_from_table(name: str, table: Mapping[str, Any], *, source: str = "arg
 def read_experts(workspace_dir: Path) -> list[Expert]:
     """The experts of a workspace's ``fiable.toml``, in file order (empty when none)."""
     path = workspace_dir / SETTINGS_FILE
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return []
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path} is not valid TOML: {exc}", hint="fix the file's syntax") from None
+    data = read_toml(path)
     tables = data.get("experts", {})
     if not isinstance(tables, dict):
         raise ConfigError(f"{path}: 'experts' must be a table of tables",
@@ -151,45 +143,8 @@ def check_collections(experts: Sequence[Expert], known: Sequence[str],
                      f"(collections: {', '.join(sorted(shown if shown is not None else have)) or 'none'})")
 
 
-def _toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
-    return json.dumps(str(value), ensure_ascii=False)
-
-
 def write_expert(workspace_dir: Path, expert: Expert) -> Path:
     """Add or replace the ``[experts."NAME"]`` table of the workspace's ``fiable.toml``,
     keeping the rest of the file as it is (written to a temporary file, then renamed)."""
-    path = workspace_dir / SETTINGS_FILE
-    if not workspace_dir.is_dir():
-        raise UserError(f"no workspace folder at {workspace_dir}",
-                        hint=f"create it with `fiable init {workspace_dir}`")
     expert_from_table(expert.name, expert.to_table())  # validate before touching the file
-    old = path.read_text(encoding="utf-8") if path.exists() else ""
-    header = f"[experts.{json.dumps(expert.name, ensure_ascii=False)}]"
-    wanted = {header, f"[experts.{expert.name}]"}
-    kept: list[str] = []
-    skipping = False
-    for line in old.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("[") and not stripped.startswith("[["):
-            skipping = stripped in wanted
-        if not skipping:
-            kept.append(line)
-    while kept and not kept[-1].strip():
-        kept.pop()
-    block = ["", header] + [f"{k} = {_toml_value(v)}" for k, v in expert.to_table().items()]
-    text = "\n".join(kept + block) + "\n"
-    try:
-        tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"could not write {path}: {exc}",
-                          hint="fix the file's syntax by hand, then add the expert again") from None
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return replace_table(workspace_dir, "experts", expert.name, expert.to_table())

@@ -177,6 +177,37 @@ class LlamaCppGenerator:
         request = {**chat_request(messages, options), "stream_options": {"include_usage": True}}
         return self._stream(request)
 
+    def next_token_logprobs(self, messages: Sequence[ChatMessage], top: int = 10
+                            ) -> dict[str, float]:
+        """The ``top`` most likely first tokens of the reply to ``messages`` with their
+        natural-log probabilities (what a yes/no judge's P(yes) is read from). Not part of
+        the Generator contract: an OpenAI-compatible server may not return them."""
+        if not 1 <= top <= 20:
+            raise GeneratorError(f"llama.cpp: top must be between 1 and 20, got {top}")
+        request = {**chat_request(messages, GenerationOptions(max_tokens=1, temperature=0.0)),
+                   "stream": False, "logprobs": True, "top_logprobs": top}
+        if self._active is not None and self._active.owner == threading.get_ident():
+            raise GeneratorError(
+                f"llama.cpp ({self._model_id}): a stream of this generator is still open in "
+                "this thread", hint="read it to the end or close() it first")
+        with self._lock:  # one request at a time, like a stream
+            with self._state:
+                server = self._server
+            if server is None:
+                raise GeneratorError(f"llama.cpp: the generator for {self._model_id} is closed",
+                                     hint="create a new LlamaCppGenerator")
+            reply = server.handle_chat_completions(request)
+        if not isinstance(reply, dict):
+            raise GeneratorError(f"llama.cpp ({self._model_id}) gave no completion: {reply!r}")
+        if "error" in reply or "code" in reply and "message" in reply:
+            self._raise_chunk_error(reply.get("error", reply))
+        try:
+            tokens = reply["choices"][0]["logprobs"]["content"][0]["top_logprobs"]
+            return {t["token"]: float(t["logprob"]) for t in tokens}
+        except (KeyError, IndexError, TypeError) as exc:
+            raise GeneratorError(f"llama.cpp ({self._model_id}) returned no log-probabilities",
+                                 hint="this xllamacpp build may not support them") from exc
+
     # -- lifecycle ----------------------------------------------------------------------
 
     def close(self) -> None:

@@ -122,6 +122,15 @@ def key_name_taken(name: str) -> UserError:
                      "(`fiable keys revoke NAME`)")
 
 
+MODELS_SQL = ("SELECT name, embedding_model FROM collections WHERE embedding_model IS NOT NULL "
+              "ORDER BY name")
+
+
+def models_by_collection(rows: Iterable[Mapping[str, Any]]) -> dict[str, str]:
+    """``store.embedding_models()`` from the rows of :data:`MODELS_SQL`."""
+    return {r["name"]: r["embedding_model"] for r in rows}
+
+
 def model_of(store: Any, collection: str | None) -> str | None:
     """``store.embedding_model(collection)`` from ``store.embedding_models()``: the model of
     ``collection``'s vectors, or without one the model every collection shares (None when

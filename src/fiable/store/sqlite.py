@@ -23,9 +23,9 @@ import numpy.typing as npt
 
 from ..errors import EmbeddingModelMismatchError, StoreError
 from ..lexical import DEFAULT_LANGUAGE, index_text, query_terms
-from ._common import (model_of, check_chunks_match_vectors, check_collection_name, key_name_taken, document_info, document_write,
-                      missing_collections,
-                      mixed_models_search, model_mismatch, now, stored_chunk)
+from ._common import (MODELS_SQL, check_chunks_match_vectors, check_collection_name, document_info,
+                      document_write, key_name_taken, missing_collections, model_of,
+                      models_by_collection, mixed_models_search, model_mismatch, now, stored_chunk)
 from .base import CollectionInfo, DocumentInfo, DocumentWrite, ScoredId, StoredChunk
 from ..governance.chain import GENESIS, seal
 from .migrations import apply_migrations
@@ -138,9 +138,7 @@ class SQLiteStore:
 
     def embedding_models(self) -> dict[str, str]:
         """The model that built each collection's vectors (collections with none left out)."""
-        rows = self._query("SELECT name, embedding_model FROM collections "
-                           "WHERE embedding_model IS NOT NULL ORDER BY name")
-        return {r["name"]: r["embedding_model"] for r in rows}
+        return models_by_collection(self._query(MODELS_SQL))
 
     def embedding_model(self, collection: str | None = None) -> str | None:
         """The model of ``collection``'s vectors; without one, the model every collection
