@@ -133,7 +133,7 @@ def main() -> None:
                 t = time.perf_counter()
                 vector = ws.embedder.embed_query(q.text)
                 embed_ms.append((time.perf_counter() - t) * 1000)
-                gate = ws._experts_runtime_().gate.route(
+                gate = ws.experts_runtime().gate.route(
                     q.text, ws.experts(), vector=vector, top_k=ws.settings.experts_top_k,
                     temperature=ws.settings.experts_temperature,
                     threshold=ws.settings.experts_threshold,

@@ -145,7 +145,7 @@ def test_gate_falls_back_to_every_readable_collection_when_unsure(ws: Workspace)
 
 
 def test_gate_summary_refreshes_after_ingest(ws: Workspace) -> None:
-    gate = ws._experts_runtime_().gate
+    gate = ws.experts_runtime().gate
     gate.info_ttl = 0.0  # read the store's counts on every question
     ws.route("How many days of leave?")
     before = gate._summaries["travel"].key
@@ -369,7 +369,7 @@ def test_expert_with_its_own_generator(ws: Workspace, monkeypatch: pytest.Monkey
         made.append((settings.generator, settings.generator_model))
         return FakeGenerator.extractive(model_id="remote-travel")
 
-    runtime = ws._experts_runtime_()
+    runtime = ws.experts_runtime()
     monkeypatch.setattr(runtime, "_make_generator", fake_factory)
     ws.add_expert(Expert("travel", TRAVEL_EXPERT.description, ("travel",), generator="openai",
                          generator_url="http://127.0.0.1:9/v1", generator_model="big"))

@@ -62,6 +62,7 @@ class Workspace:
         self._drift: Any = None  # fiable.observability.drift.DriftWatch, built on first log
         self._model_hashes: dict[str, str | None] | None = None
         self._overrides: dict[str, Any] = {}  # settings given to open(), kept on reloads
+        self._runtime: Any = None  # fiable.experts.run.ExpertsRuntime, built on first use
         self._lock = threading.Lock()
 
     # -- opening ------------------------------------------------------------------------
@@ -131,8 +132,8 @@ class Workspace:
             if callable(close):
                 close()
         self._generator = None
-        if getattr(self, "_experts_runtime", None) is not None:
-            self._experts_runtime.close()  # the experts' own generators
+        if self._runtime is not None:
+            self._runtime.close()  # the experts' own generators
         self.store.close()
 
     def __enter__(self) -> "Workspace":
@@ -185,15 +186,20 @@ class Workspace:
         :func:`fiable.retrieval.hybrid_search`)."""
         if not self.collection_settings:
             return self.embedder, None
+        groups = self._embedder_groups(collections)
+        if len(groups) <= 1:
+            return (groups[0][0] if groups else self.embedder), None
+        return groups[0][0], groups
+
+    def _embedder_groups(self, collections: Sequence[str] | None
+                         ) -> list[tuple[Embedder, list[str]]]:
+        """``collections`` (all when None) grouped by their embedder's model, in order."""
         names = list(collections) if collections else [c.name for c in self.store.collections()]
         groups: dict[str, tuple[Embedder, list[str]]] = {}
         for name in names:
             embedder = self.embedder_for(name)
             groups.setdefault(embedder.model_id, (embedder, []))[1].append(name)
-        if len(groups) <= 1:
-            return (next(iter(groups.values()))[0] if groups else self.embedder), None
-        ordered = list(groups.values())
-        return ordered[0][0], ordered
+        return list(groups.values())
 
     @property
     def generator(self) -> Generator:
@@ -334,15 +340,8 @@ class Workspace:
         configured embedder (after changing it)."""
         from .chunking import embedding_text
 
-        names = list(collections) if collections else [c.name for c in self.store.collections()]
-        if not names:
-            return 0
-        groups: dict[str, tuple[Embedder, list[str]]] = {}
-        for name in names:
-            found = self.embedder_for(name)
-            groups.setdefault(found.model_id, (found, []))[1].append(name)
         done = 0
-        for embedder, group in groups.values():
+        for embedder, group in self._embedder_groups(collections):
             done += self.store.reembed(
                 lambda rows, e=embedder: e.embed_documents([embedding_text(*r) for r in rows]),
                 embedding_model=embedder.model_id, collections=group,
@@ -442,14 +441,8 @@ class Workspace:
         trace, and the drift watch counts it; with ``otlp_endpoint`` the trace is exported."""
         who = principal or OWNER
         collections = self.readable(who, collections)
-        settings = self.settings_for(collections)
-        if overrides:
-            settings = settings.replace(**overrides)
         exporter = self.otlp_exporter  # a missing extra fails here, before any work
-        if settings.pii != "keep":
-            from .trust.pii import apply_policy
-
-            question = apply_policy(question, settings.pii, self.pii_detector)[0]  # type: ignore[arg-type]
+        settings, question = self._prepare(question, collections, overrides)
         embedder, groups = self.dense_route(collections)
         events = ask_events(
             AskRequest(question, collections, top_k), store=self.store, embedder=embedder,
@@ -459,6 +452,19 @@ class Workspace:
             if isinstance(event, Done):
                 self._record_answer(event, settings, who, exporter)
             yield event
+
+    def _prepare(self, question: str, collections: Sequence[str] | None,
+                 overrides: Mapping[str, Any] | None) -> tuple[Settings, str]:
+        """The settings of a question on ``collections`` (with ``overrides``) and the
+        question as the pipeline sees it (personal data masked or refused per ``pii``)."""
+        settings = self.settings_for(collections)
+        if overrides:
+            settings = settings.replace(**overrides)
+        if settings.pii != "keep":
+            from .trust.pii import apply_policy
+
+            question = apply_policy(question, settings.pii, self.pii_detector)[0]  # type: ignore[arg-type]
+        return settings, question
 
     def _record_answer(self, done: Done, settings: Settings, who: Principal,
                        exporter: Any) -> None:
@@ -531,21 +537,23 @@ class Workspace:
         check_collections([expert], [c.name for c in self.store.collections()])
         write_expert(self.path, expert)
 
-    def _experts_runtime_(self) -> Any:
+    def experts_runtime(self) -> Any:
+        """The experts' gate and their own generators (:class:`fiable.experts.run.
+        ExpertsRuntime`), built on first use and closed with the workspace."""
         from .experts.run import ExpertsRuntime
 
         embedder = self.embedder  # takes self._lock itself
         with self._lock:
-            if getattr(self, "_experts_runtime", None) is None:
-                self._experts_runtime = ExpertsRuntime(self.store, embedder, make_generator,
-                                                       embedder_for=self.embedder_for)
-            return self._experts_runtime
+            if self._runtime is None:
+                self._runtime = ExpertsRuntime(self.store, embedder, make_generator,
+                                               embedder_for=self.embedder_for)
+            return self._runtime
 
     def _experts_readable(self, readable: Any, principal: Principal | None) -> Any:
         """``readable`` (None: all), narrowed to what ``principal`` may read when given."""
         if principal is not None:
             return self.readable(principal, None if readable is None else list(readable))
-        if readable is not None and readable:
+        if readable:
             self.store.require_collections(list(readable))  # a misspelt name is an error
         return readable
 
@@ -563,7 +571,7 @@ class Workspace:
         names = [c.name for c in self.store.collections()]
         check_collections(experts, names, shown=names if readable is None
                           else [n for n in names if n in set(readable)])
-        return route_question(question, experts, self._experts_runtime_().gate, settings,
+        return route_question(question, experts, self.experts_runtime().gate, settings,
                               readable=readable, embedder=self.embedder,
                               split_generator=lambda: self.generator)
 
@@ -585,14 +593,8 @@ class Workspace:
 
         who = principal or OWNER
         readable = self._experts_readable(readable, principal)
-        settings = self.settings_for(None)
-        if overrides:
-            settings = settings.replace(**overrides)
         exporter = self.otlp_exporter
-        if settings.pii != "keep":
-            from .trust.pii import apply_policy
-
-            question = apply_policy(question, settings.pii, self.pii_detector)[0]  # type: ignore[arg-type]
+        settings, question = self._prepare(question, None, overrides)
 
         def part_settings(expert: Any, collections: Sequence[str] | None) -> Settings:
             s = self.settings_for(collections)
@@ -601,7 +603,7 @@ class Workspace:
             return s.replace(**expert.overrides()) if expert is not None else s
 
         events = ask_experts_events(
-            question, experts=self.experts(), runtime=self._experts_runtime_(),
+            question, experts=self.experts(), runtime=self.experts_runtime(),
             store=self.store, embedder=self.embedder, settings=settings,
             part_settings=part_settings, default_generator=lambda: self.generator,
             readable=readable, top_k=top_k, dense_route=self.dense_route)

@@ -425,9 +425,9 @@ def create_app(workspace: Any, *, auth: bool = True, slots: int | None = None) -
     @app.get("/v1/jobs/{job_id}", tags=["documents"])
     async def job(job_id: str, who: Principal = Depends(principal)) -> dict[str, Any]:
         found = state.jobs.get(job_id)
-        if found is not None and found.owner != who.name and not can(workspace.store, who,
-                                                                      "admin"):
-            found = None
+        if found is not None and found.owner != who.name and not await asyncio.to_thread(
+                can, workspace.store, who, "admin"):
+            found = None  # another's job: answered like an unknown one
         if found is None:
             raise ApiError(404, "unknown_job", f"no ingestion job {job_id!r}",
                            hint="jobs are kept in memory: a restart forgets them")
