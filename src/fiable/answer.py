@@ -7,10 +7,19 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 __all__ = ["Answer", "AnswerSentence", "Source", "Token", "Retrieved", "Done", "AskEvent",
-           "NOT_IN_DOCUMENTS", "AI_NOTICE"]
+           "NOT_IN_DOCUMENTS", "AI_NOTICE", "ABSTAIN_CODES"]
 
 NOT_IN_DOCUMENTS = "Not in the documents."
 AI_NOTICE = "AI-generated answer: check the cited sources."
+#: Why an answer abstained (``Answer.abstain_code``); interfaces turn each into plain words.
+ABSTAIN_CODES: tuple[str, ...] = (
+    "no_passages",       # nothing was retrieved (empty or inaccessible collections)
+    "low_relevance",     # the passages found are not about the question
+    "not_answerable",    # the passages are about the topic but do not answer the question
+    "model_refused",     # the model found no answer in the passages
+    "unsupported",       # the answer written was not backed by the passages
+    "question_reveal",   # the question asks for the assistant's instructions
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +65,8 @@ class AnswerSentence:
 
     text: str
     citations: tuple[int, ...]
-    method: Literal["marker", "overlap", "embedding", "none"]
+    # "support": re-cited by verification to the shown passage(s) that back it best
+    method: Literal["marker", "overlap", "embedding", "support", "none"]
     evidence: float
     support: float | None = None
     label: Literal["supported", "partly", "unsupported"] | None = None
@@ -93,6 +103,8 @@ class Answer:
     # `answerability = classifier`: its P(answerable), threshold, verdict and features
     # (fiable.trust.answerability); None when the check is off
     answerability: dict[str, Any] | None = None
+    # why it abstained, as a stable code (see ABSTAIN_CODES); None when it answered
+    abstain_code: str | None = None
 
     @property
     def cited_sources(self) -> tuple[Source, ...]:

@@ -268,7 +268,7 @@ def ask_events(
     def finish(text: str, sentences: list[AnswerSentence], sources: Sequence[Source],
                abstain_reason: str | None, model: str | None, version: str | None,
                usage: dict[str, int], support: float | None = None, *,
-               decision: str) -> Done:
+               decision: str, code: str | None = None) -> Done:
         ended = time.perf_counter()
         timings["total"] = ended - started
         tracer.add("policy", tracer.last_end(), ended, decision=decision, reason=abstain_reason,
@@ -289,6 +289,7 @@ def ask_events(
             screening=tuple(screening), relevance=round(result.best_dense, 4),
             notice=fixed_text("ai_notice", language), language=language,
             answerability=dict(answerability) or None,
+            abstain_code=code if abstain_reason is not None else None,
         ), tuple(sent), trace)
 
     if any(f["where"] == "question" and f["kind"] == "reveal" for f in screening):
@@ -296,7 +297,8 @@ def ask_events(
         yield Retrieved(tuple(sources))
         yield finish(refusal, [AnswerSentence(refusal, (), "none", 0.0)],
                      sources, "the question asks for the assistant's instructions, which are "
-                     "not documents", None, None, {}, decision="abstained-before")
+                     "not documents", None, None, {}, decision="abstained-before",
+                     code="question_reveal")
         return
     if not hits or result.best_dense < settings.min_relevance:
         sources = [_source(i, h) for i, h in enumerate(hits[:3], start=1)]
@@ -306,7 +308,8 @@ def ask_events(
         logger.info("abstained before generation", extra={"trace_id": trace_id, "reason": reason})
         yield Retrieved(tuple(sources))
         yield finish(refusal, [AnswerSentence(refusal, (), "none", 0.0)],
-                     sources, reason, None, None, {}, decision="abstained-before")
+                     sources, reason, None, None, {}, decision="abstained-before",
+                     code="no_passages" if not hits else "low_relevance")
         return
 
     if settings.answerability == "classifier":
@@ -317,7 +320,8 @@ def ask_events(
             sources = [_source(i, h) for i, h in enumerate(hits[:3], start=1)]
             yield Retrieved(tuple(sources))
             yield finish(refusal, [AnswerSentence(refusal, (), "none", 0.0)],
-                         sources, refused, None, None, {}, decision="abstained-before")
+                         sources, refused, None, None, {}, decision="abstained-before",
+                         code="not_answerable")
             return
 
     with tracer.span("prompt") as prompt:
@@ -382,7 +386,8 @@ def ask_events(
     if not sentences or (ABSTAIN_PATTERN.match(sentences[0].text) and len(sentences) <= 2):
         yield finish(refusal, [AnswerSentence(refusal, (), "none", 0.0)],
                      sources, "the model found no answer in the passages",
-                     generator.model_id, version, usage, decision="abstained-after")
+                     generator.model_id, version, usage, decision="abstained-after",
+                     code="model_refused")
         return
     support: float | None = None
     if settings.verify != "off":
@@ -405,7 +410,7 @@ def ask_events(
                                                                 "reason": reason})
             yield finish(refusal, [AnswerSentence(refusal, (), "none", 0.0)],
                          sources, reason, generator.model_id, version, usage, support,
-                         decision="abstained-after")
+                         decision="abstained-after", code="unsupported")
             return
     text = " ".join(
         s.text + ("" if not s.citations else " " + "".join(f"[{n}]" for n in s.citations))
@@ -414,6 +419,40 @@ def ask_events(
     flagged_answer = any(s.label == "unsupported" for s in sentences)
     yield finish(text, sentences, sources, None, generator.model_id, version, usage, support,
                  decision="flagged" if flagged_answer else "answered")
+
+
+def recite(verifier: Any, question: str, sentences: Sequence[AnswerSentence],
+           supports: Sequence[Any], passages: Sequence[str]) -> list[tuple[Any, tuple[int, ...]]]:
+    """Each sentence's support and citations, after looking past a wrong citation: a
+    sentence its cited passages do not back is checked against each shown passage and each
+    pair of them (a fact merged from two documents), and takes the best-backed citation
+    when it scores clearly higher (the single passage when one and a pair tie); an uncited
+    sentence that some passage backs gets that passage's citation."""
+    from itertools import combinations
+
+    from .trust.verifier import Claim
+
+    out = [(v, s.citations) for s, v in zip(sentences, supports)]
+    todo = [i for i, (s, v) in enumerate(zip(sentences, supports))
+            if v.label != "supported" or not s.citations]
+    if not todo or len(passages) < 2:
+        return out
+    numbers = range(1, len(passages) + 1)
+    options = [(n,) for n in numbers] + list(combinations(numbers, 2))
+    claims = [Claim(sentences[i].text, tuple(passages[n - 1] for n in cites), question)
+              for i in todo for cites in options]
+    scored = verifier.verify(claims)
+    for row, i in enumerate(todo):
+        tried = list(zip(scored[row * len(options):(row + 1) * len(options)], options))
+        best_score = max(v.score for v, _ in tried)
+        # the fewest passages among those within 0.02 of the best
+        best, cites = next((v, c) for v, c in sorted(tried, key=lambda t: len(t[1]))
+                           if v.score >= best_score - 0.02)
+        uncited = not sentences[i].citations
+        if best.score > supports[i].score + 0.05 or (
+                uncited and best.label != "unsupported" and best.score >= supports[i].score - 0.02):
+            out[i] = (best, cites)
+    return out
 
 
 def verify_sentences(
@@ -437,9 +476,11 @@ def verify_sentences(
               or tuple(passages), question)
         for s in sentences
     ]
-    supports = verifier.verify(claims)
-    checked = [dataclasses.replace(s, support=v.score, label=v.label,
+    supports = recite(verifier, question, list(sentences), verifier.verify(claims), passages)
+    checked = [dataclasses.replace(s, citations=cites, support=v.score, label=v.label,
+                                   method=s.method if cites == s.citations else "support",
                                    checks={"method": v.method, **v.details})
-               for s, v in zip(sentences, supports)]
+               for s, (v, cites) in zip(sentences, supports)]
+    supports = [v for v, _ in supports]
     answer_support = sum(v.score for v in supports) / len(supports) if supports else 0.0
     return checked, round(answer_support, 4)

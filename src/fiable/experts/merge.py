@@ -140,4 +140,6 @@ def merge_answers(question: str, parts: Sequence[PartOutcome], *, trace_id: str,
         support=round(sum(supports) / len(supports), 4) if supports else None,
         verification=verification, screening=tuple(screening),
         relevance=max(relevance) if relevance else None, parts=tuple(summaries), **extra,
+        abstain_code=next((p.answer.abstain_code for p in parts if p.answer is not None
+                           and p.answer.abstain_code), "no_passages") if abstained else None,
     )
