@@ -29,6 +29,7 @@ from .retrieval import DenseGroups, Hit, SearchResult, hybrid_search
 from .settings import Settings
 from .store.base import Store
 from .templates import load_prompt
+from .trust.echo import remove_prompt_echo
 from .trust.injection import screen
 
 __all__ = ["AskRequest", "ask_events", "build_messages", "verify_sentences"]
@@ -369,7 +370,8 @@ def ask_events(
                temperature=settings.temperature)
 
     t_cite = time.perf_counter()
-    raw = "".join(pieces).strip()
+    # no line of the instructions ever reaches an answer (a small model may copy one)
+    raw = remove_prompt_echo("".join(pieces), [messages[0].content]).strip()
     chunk_texts = [h.chunk.text for h in hits[:n_used]]
     contexts = [embedding_text(h.chunk.title, h.chunk.heading_path, h.chunk.text)
                 for h in hits[:n_used]]
