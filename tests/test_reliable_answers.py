@@ -1,13 +1,10 @@
-"""Answers people can rely on: FAQ chunking, re-citation by verification, refusal codes."""
+"""Answers people can rely on: re-citation by verification, refusal codes."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 from fiable.answer import ABSTAIN_CODES, AnswerSentence
 from fiable.ask import recite, verify_sentences
 from fiable.embedders.fake import HashingEmbedder
-from fiable.loaders.text import load_text
 from fiable.settings import Settings
 from fiable.trust.verifier import CascadeVerifier, Claim
 
@@ -24,42 +21,6 @@ Call the IT service desk on extension 4400, day or night.
 Q: Can I bring my dog?
 A: No, pets are not allowed in the office.
 """
-
-
-def _load(tmp_path: Path, text: str):
-    path = tmp_path / "faq.txt"
-    path.write_text(text, encoding="utf-8")
-    return load_text(path, path.read_bytes())
-
-
-def test_plain_text_faq_becomes_one_heading_per_question(tmp_path):
-    doc = _load(tmp_path, FAQ)
-    headings = [b.text for b in doc.blocks if b.kind == "heading"]
-    assert headings == ["Where is staff parking?", "What extension do I call for a lost laptop?",
-                        "Can I bring my dog?"]
-    answer = next(b for b in doc.blocks if b.text.startswith("No, pets"))
-    assert answer.heading_path == ("Can I bring my dog?",)  # the "A:" prefix dropped
-
-
-def test_plain_text_sections_are_headings_and_a_wrapped_question_is_not(tmp_path):
-    doc = _load(tmp_path, "GUIDE\n\n1. WHO CAN APPLY\n\nAnyone can apply.\n\n"
-                          "Is this a question? It is written inside a sentence that runs on and "
-                          "on, well past the length of any real FAQ question line, so it stays a "
-                          "paragraph of text rather than a heading of its own in the document, "
-                          "because nobody titles a section with a whole paragraph like this one.")
-    kinds = [(b.kind, b.text[:16]) for b in doc.blocks]
-    assert kinds[1] == ("heading", "1. WHO CAN APPLY")
-    assert kinds[-1][0] == "paragraph"
-
-
-def test_faq_pairs_are_separate_chunks_and_each_is_found(tmp_path):
-    (tmp_path / "docs").mkdir()
-    (tmp_path / "docs" / "faq.txt").write_text(FAQ, encoding="utf-8")
-    with fake_workspace(tmp_path / "ws") as ws:
-        report = ws.ingest([tmp_path / "docs"])
-        assert report.chunks >= 3
-        top = ws.search("Where is staff parking?", k=1)[0]
-        assert "underground car park" in top.chunk.text and "4400" not in top.chunk.text
 
 
 PASSAGES = [
