@@ -129,10 +129,19 @@ class Answer:
         return disclosure(self.generator_model, self.embedder_model, abstained=self.abstained,
                           language=getattr(self, "language", "en"))
 
+    @property
+    def explanation(self) -> str | None:
+        """Why it abstained, in plain words in the answer's language (from
+        ``abstain_code``, see :mod:`fiable.refusals`); None when it answered."""
+        from .refusals import explanation
+
+        return explanation(self)
+
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["cited_sources"] = [s.number for s in self.cited_sources]
         data["disclosure"] = self.disclosure
+        data["explanation"] = self.explanation
         return data
 
 

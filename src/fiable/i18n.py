@@ -1,6 +1,6 @@
 """Fixed texts per language, and which language an answer or an interface speaks.
 
-- :func:`text` gives a fixed message (the abstention, the AI notice, the CLI's headings)
+- :func:`text` gives a fixed message (the abstention and why, the AI notice, the CLI's headings)
   in one of :data:`TEXT_LANGUAGES`, English for any other language;
 - :func:`answer_language` picks the language an answer is written in: the
   ``answer_language`` setting, or with ``auto`` the question's language (the passages'
@@ -39,11 +39,22 @@ _TEXTS: dict[str, dict[str, str]] = {
         "support_value": "support {support}",
         "answer_support": "Answer support: {support} (verification: {mode})",
         "sources": "Sources:",
-        "cited_answer": "Cited answer: ",
         "injected_passages": "Passages with instructions aimed at the assistant ({action}): ",
-        "models": "Model: {model}; embedder: {embedder}.",
-        "no_generation": "none (no generation)",
         "chat_intro": "Ask a question about your documents (empty line to quit).",
+        # why an answer abstained, in plain words (Answer.explanation, fiable.refusals)
+        "refusal_no_passages": "There was nothing to search: the collections you can read "
+                               "hold no documents.",
+        "refusal_low_relevance": "Your documents do not seem to cover this question: the "
+                                 "closest passages are about something else.",
+        "refusal_not_answerable": "The closest passages are on this topic but do not say this.",
+        "refusal_model_refused": "The closest passages were read, and they do not contain the "
+                                 "answer.",
+        "refusal_unsupported": "An answer was drafted, but the passages do not back it, so it "
+                               "is not shown.",
+        "refusal_question_reveal": "This question asks for the assistant's own instructions, "
+                                   "which are not part of your documents.",
+        "refusal_unknown": "Your documents do not answer this question, so no answer was "
+                           "written.",
     },
     "fr": {
         "not_in_documents": "Cette information ne figure pas dans les documents.",
@@ -54,12 +65,23 @@ _TEXTS: dict[str, dict[str, str]] = {
         "support_value": "appui {support}",
         "answer_support": "Appui de la réponse : {support} (vérification : {mode})",
         "sources": "Sources :",
-        "cited_answer": "Réponse citée : ",
         "injected_passages": "Passages contenant des instructions adressées à l'assistant "
                              "({action}) : ",
-        "models": "Modèle : {model} ; embeddings : {embedder}.",
-        "no_generation": "aucun (pas de génération)",
         "chat_intro": "Posez une question sur vos documents (ligne vide pour quitter).",
+        "refusal_no_passages": "Il n'y avait rien à consulter : les collections que vous "
+                               "pouvez lire ne contiennent aucun document.",
+        "refusal_low_relevance": "Vos documents ne semblent pas traiter cette question : les "
+                                 "passages les plus proches portent sur autre chose.",
+        "refusal_not_answerable": "Les passages les plus proches portent sur ce sujet, mais ne "
+                                  "disent pas cela.",
+        "refusal_model_refused": "Les passages les plus proches ont été lus, et ils ne "
+                                 "contiennent pas la réponse.",
+        "refusal_unsupported": "Une réponse a été rédigée, mais les passages ne l'étayent pas : "
+                               "elle n'est donc pas affichée.",
+        "refusal_question_reveal": "Cette question demande les instructions de l'assistant, "
+                                   "qui ne font pas partie de vos documents.",
+        "refusal_unknown": "Vos documents ne répondent pas à cette question : aucune réponse "
+                           "n'a donc été rédigée.",
     },
 }
 

@@ -9,12 +9,13 @@ import click
 from ..answer import Answer, Done, Token
 from ..i18n import format_number, interface_language, text
 from ._common import echo_json, open_workspace
+from ._live import LiveAnswer, terminal_is_live
 
 
 def _print_sources(answer: Answer, lang: str = "en") -> None:
-    """The sources and trust notes under an answer, in the interface language ``lang``."""
+    """The sources and trust notes under an answer, in the interface language ``lang``,
+    then its one disclosure line (a refusal offers the closest passages)."""
     if answer.abstained:
-        click.secho(f"({answer.abstain_reason})", dim=True)
         if answer.sources:
             click.echo(text("closest_passages", lang))
     else:
@@ -43,10 +44,20 @@ def _print_sources(answer: Answer, lang: str = "en") -> None:
         action = answer.screening[-1]["action"]
         click.secho(text("injected_passages", lang, action=action) + ", ".join(quarantined),
                     fg="yellow")
-    model = answer.generator_model or text("no_generation", lang)
-    click.secho(f"{answer.notice} "
-                + text("models", lang, model=model, embedder=answer.embedder_model), dim=True)
     click.secho(answer.disclosure, dim=True)  # AI-generated, by which models (transparency)
+
+
+def _live_answer(*, enabled: bool) -> LiveAnswer:
+    """Tokens shown as they come on a terminal, then replaced by the final text."""
+    import os
+    import shutil
+    import sys
+
+    size = shutil.get_terminal_size()
+    # color=True: the erase sequences go out as written (live only on a terminal anyway)
+    return LiveAnswer(lambda piece: click.echo(piece, nl=False, color=True),
+                      live=enabled and terminal_is_live(sys.stdout, os.environ.get("TERM")),
+                      columns=size.columns, max_rows=size.lines)
 
 
 def _ask_once(ws: Any, question: str, collections: list[str] | None, top_k: int | None,
@@ -55,27 +66,27 @@ def _ask_once(ws: Any, question: str, collections: list[str] | None, top_k: int 
     answer: Answer | None = None
     messages: tuple[dict[str, str], ...] = ()
     trace: dict[str, Any] = {}
-    streamed = False
+    live = _live_answer(enabled=not as_json)
     events = (ws.ask_experts_stream(question, readable=collections, principal=principal,
                                     top_k=top_k) if experts else
               ws.ask_stream(question, collections=collections, top_k=top_k, principal=principal))
-    for event in events:
-        if isinstance(event, Token) and not as_json:
-            click.echo(event.text, nl=False)
-            streamed = True
-        elif isinstance(event, Done):
-            answer, messages, trace = event.answer, event.messages, event.trace
+    try:
+        for event in events:
+            if isinstance(event, Token):
+                live.token(event.text)
+            elif isinstance(event, Done):
+                answer, messages, trace = event.answer, event.messages, event.trace
+    except BaseException:
+        live.abandon()  # an error (or Ctrl-C) mid-stream: the partial text is not an answer
+        raise
     assert answer is not None
     lang = interface_language(ws.settings.lang)
     if as_json:
         echo_json(answer.to_dict())
     else:
-        if not streamed:
-            click.echo(answer.text)
-        elif not answer.abstained:
-            click.echo("\n")
-            click.secho(text("cited_answer", lang), bold=True, nl=False)
-            click.echo(answer.text)
+        live.finish(answer.text)  # the final text, once: the stream is erased on a terminal
+        if answer.abstained:  # why, in plain words (abstain_reason is for --explain)
+            click.echo(answer.explanation)
         click.echo()
         _print_sources(answer, lang)
     if explain and not as_json:
@@ -106,7 +117,8 @@ def _ask_once(ws: Any, question: str, collections: list[str] | None, top_k: int 
 @click.pass_context
 def ask(ctx: click.Context, question: str, collections: tuple[str, ...], top_k: int | None,
         as_json: bool, explain: bool, as_user: str | None, experts: bool) -> None:
-    """Answer QUESTION from the documents; tokens stream, then the cited sources."""
+    """Answer QUESTION from the documents: the answer (streamed on a terminal, then shown
+    in its final, cited form), its sources and the AI disclosure."""
     with open_workspace(ctx) as ws:
         who = ws.principal(as_user) if as_user else None
         _ask_once(ws, question, list(collections) or None, top_k, as_json, explain,

@@ -8,7 +8,8 @@ Two layouts, both documented in ``docs/evaluation.md``:
 - **question answering**: a ``questions.jsonl`` file, one object a line: ``id``,
   ``question``, ``answers`` (list of gold answers, empty when unanswerable),
   ``answerable`` (bool), optional ``doc_ids`` (corpus ``_id`` or file names holding the
-  answer) and ``split`` (``dev``/``test``). In a folder beside a ``corpus.jsonl`` the corpus
+  answer), ``split`` (``dev``/``test``) and ``kind`` (a free label, e.g. ``table``: the
+  report breaks results down by it). In a folder beside a ``corpus.jsonl`` the corpus
   is ingested; alone, the questions are asked against a workspace's own documents.
 
 :func:`import_squad` turns a SQuAD 2.0 (or PIAF) JSON file into the QA layout.
@@ -53,6 +54,7 @@ class QAItem:
     answerable: bool
     doc_ids: tuple[str, ...] = ()
     split: str | None = None
+    kind: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,10 +191,11 @@ def _qa_item(obj: dict[str, Any], path: Path, line: int) -> QAItem:
         doc_ids = [obj["source"]] if isinstance(obj.get("source"), str) else []
     if not isinstance(doc_ids, list):
         raise _bad(path, line, "'doc_ids' must be a list", "fix the doc_ids field")
-    split = obj.get("split")
+    split, kind = obj.get("split"), obj.get("kind")
     return QAItem(_text(obj, "id", path, line), _text(obj, "question", path, line),
                   tuple(answers), answerable, tuple(str(d) for d in doc_ids),
-                  str(split) if split is not None else None)
+                  str(split) if split is not None else None,
+                  str(kind) if kind is not None else None)
 
 
 def _load_qa(questions_path: Path, split: str | None, limit: int | None) -> Dataset:

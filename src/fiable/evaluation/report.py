@@ -123,6 +123,10 @@ def to_markdown(summary: Mapping[str, Any], comparison: Sequence[tuple] | None =
                      f"{ing['unchanged']} unchanged, {ing['chunks']} chunks, {ing['seconds']} s")
     lines += ["", "## Metrics", ""]
     lines += _table(["metric", "value"], list(s["metrics"].items()))
+    if s.get("by_kind"):
+        lines += ["", "## Per question kind", ""]
+        lines += _table(["kind", "n", "correct"],
+                        [(k, v["n"], v["correct"]) for k, v in s["by_kind"].items()])
     if s.get("latency"):
         lines += ["", "## Latency per stage", ""]
         lines += _table(["stage", "p50 ms", "p95 ms", "n"],

@@ -181,7 +181,7 @@ def _qa(ws: "Workspace", dataset: Dataset, collection: str | None, progress: Pro
             answer = ws.ask(q.question, collections=collections, overrides=overrides)
         except UserError as exc:  # e.g. a question refused by the pii = reject policy
             logger.warning("question refused", extra={"id": q.id, "code": exc.code})
-            items.append({"id": q.id, "answerable": q.answerable, "abstained": True, "answer": "",
+            items.append({"id": q.id, "kind": q.kind, "answerable": q.answerable, "abstained": True, "answer": "",
                           "em": 0.0 if q.answerable else None, "f1": 0.0 if q.answerable else None,
                           "contains": False if q.answerable else None, "context_hit": None,
                           "citations": 0, "precise_citations": 0, "sources": [],
@@ -202,7 +202,7 @@ def _qa(ws: "Workspace", dataset: Dataset, collection: str | None, progress: Pro
         if "tokens_per_second" in answer.timings:
             speeds.append(answer.timings["tokens_per_second"])
         items.append({
-            "id": q.id, "answerable": q.answerable, "abstained": answer.abstained,
+            "id": q.id, "kind": q.kind, "answerable": q.answerable, "abstained": answer.abstained,
             "answer": prediction,
             "em": m.exact_match(prediction, q.answers) if q.answerable else None,
             "f1": round(m.token_f1(prediction, q.answers), 4) if q.answerable else None,
@@ -243,6 +243,16 @@ def _qa(ws: "Workspace", dataset: Dataset, collection: str | None, progress: Pro
             flat[key] = float("nan")
     assert list(flat) == list(QA_METRICS)
     return {k: round(v, 4) for k, v in flat.items()}, _latency(samples), items
+
+
+def by_kind(items: Sequence[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per question ``kind``: n and the share correct (an answerable question's answer
+    contains a gold answer; an unanswerable one was abstained on)."""
+    groups: dict[str, list[bool]] = {}
+    for it in items:
+        ok = bool(it["contains"]) if it["answerable"] else bool(it["abstained"])
+        groups.setdefault(it.get("kind") or "(none)", []).append(ok)
+    return {k: {"n": len(v), "correct": round(sum(v) / len(v), 4)} for k, v in groups.items()}
 
 
 def evaluate(
@@ -311,6 +321,8 @@ def evaluate(
         "models": models,
         "seconds": round(time.perf_counter() - started, 2),
     }
+    if any(it.get("kind") for it in items):
+        summary["by_kind"] = by_kind(items)
     run = EvalRun(summary, items)
     if store:
         summary["id"] = ws.store.save_eval_run(summary, items)

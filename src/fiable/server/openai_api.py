@@ -2,9 +2,16 @@
 
 Models name what to search: ``fiable`` (every collection) or ``fiable/<collection>``. The
 question is the last user message (earlier turns are not used: each answer stands on its
-own sources). Citations, per-sentence support and the AI notice travel in an extra
+own sources). Citations, per-sentence support and the AI disclosure travel in an extra
 ``fiable`` field of the response (and of the last stream chunk), which OpenAI clients keep
 as an extra attribute, so the official client works unchanged.
+
+A stream's content is the final answer, ``Answer.text``, and nothing else: the pipeline may
+change the text after generation (markers placed, echoed instructions removed, a refusal
+after verification) and an OpenAI client cannot take back text it has shown, so the content
+is sent once the answer is final; while the model writes, SSE comments keep the connection
+alive (clients ignore them). ``POST /v1/ask`` streams the raw tokens for interfaces that can
+replace them (docs/server.md).
 """
 
 from __future__ import annotations
@@ -12,21 +19,24 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
+from contextlib import aclosing
 from typing import Any, AsyncIterator
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from ..answer import Answer, Done, Token
+from ..answer import Answer, Done
 from ..errors import FiableError
 from ..governance.access import Principal, read_scope
 from .app import ServerState, answer_events, principal, sse, started
 from .errors import ApiError, error_body, status_for
 
-__all__ = ["add_openai_routes"]
+__all__ = ["KEEP_ALIVE_S", "add_openai_routes"]
 
 MODEL = "fiable"
+#: Seconds between the SSE comments sent while the answer is being written.
+KEEP_ALIVE_S = 5.0
 
 
 class ChatMessage(BaseModel):
@@ -49,7 +59,8 @@ def _text(content: str | list[dict[str, Any]] | None) -> str:
 
 
 def _extra(answer: Answer) -> dict[str, Any]:
-    return {"trace_id": answer.trace_id, "abstained": answer.abstained,
+    return {"trace_id": answer.trace_id, "text": answer.text, "abstained": answer.abstained,
+            "abstain_code": answer.abstain_code, "explanation": answer.explanation,
             "abstain_reason": answer.abstain_reason, "support": answer.support,
             "notice": answer.notice, "generator_model": answer.generator_model,
             "embedder_model": answer.embedder_model, "disclosure": answer.disclosure,
@@ -63,6 +74,27 @@ def _usage(answer: Answer) -> dict[str, int]:
     prompt, completion = usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0)
     return {"prompt_tokens": prompt, "completion_tokens": completion,
             "total_tokens": prompt + completion}
+
+
+async def _kept_alive(events: AsyncIterator[Any]) -> AsyncIterator[Any]:
+    """``events``, with a None between two of them each time ``KEEP_ALIVE_S`` seconds pass
+    without one (the prompt being read, tokens held back, verification)."""
+    next_event: asyncio.Future[Any] = asyncio.ensure_future(events.__anext__())
+    try:
+        while True:
+            done, _ = await asyncio.wait({next_event}, timeout=KEEP_ALIVE_S)
+            if not done:
+                yield None
+                continue
+            try:
+                event = next_event.result()
+            except StopAsyncIteration:
+                return
+            yield event
+            next_event = asyncio.ensure_future(events.__anext__())
+    finally:
+        if not next_event.done():
+            next_event.cancel()
 
 
 def add_openai_routes(app: FastAPI, state: ServerState) -> None:
@@ -127,19 +159,16 @@ def add_openai_routes(app: FastAPI, state: ServerState) -> None:
 
         async def stream() -> AsyncIterator[bytes]:
             yield sse(None, chunk({"role": "assistant", "content": ""}))
-            streamed = ""
             try:
-                async for event in resumed:
-                    if isinstance(event, Token):
-                        streamed += event.text
-                        yield sse(None, chunk({"content": event.text}))
-                    elif isinstance(event, Done):
-                        a = event.answer
-                        # the final text can differ from the raw tokens (markers placed,
-                        # an abstention): send the difference, then the sources
-                        if not streamed:
+                async with aclosing(_kept_alive(resumed)) as events:
+                    async for event in events:
+                        if event is None:  # an SSE comment, which clients skip
+                            yield b": writing the answer\n\n"
+                        elif isinstance(event, Done):
+                            a = event.answer  # the final text only: it cannot be taken back
                             yield sse(None, chunk({"content": a.text}))
-                        yield sse(None, chunk({}, "stop", usage=_usage(a), fiable=_extra(a)))
+                            yield sse(None, chunk({}, "stop", usage=_usage(a),
+                                                  fiable=_extra(a)))
             except FiableError as exc:
                 yield sse(None, error_body(status_for(exc), exc.code, exc.message, exc.hint))
             yield b"data: [DONE]\n\n"

@@ -132,6 +132,8 @@
         streamed.textContent = raw;
       },
       done(answer) {
+        // the final answer replaces the streamed draft: the pipeline may have changed the
+        // text after generation (citations placed, a refusal after verification)
         body.replaceChildren(...renderAnswer(answer, answer.sources || sources));
         body.setAttribute("aria-busy", "false");
         article.append(feedbackControls(answer));
@@ -155,10 +157,11 @@
   function renderAnswer(answer, sources) {
     const byNumber = new Map(sources.map((s) => [s.number, s]));
     if (answer.abstained) {
+      // the answer's own text and plain reason (in its language); the page's when absent
       const parts = [
         el("div", { class: "not-in-docs-head" }, icon("search-off"),
-          el("p", { class: "not-in-docs-title" }, t("chat.notInDocs"))),
-        el("p", {}, t("chat.notInDocsText")),
+          el("p", { class: "not-in-docs-title" }, answer.text || t("chat.notInDocs"))),
+        el("p", { class: "not-in-docs-why" }, answer.explanation || t("chat.notInDocsText")),
       ];
       if (sources.length) {
         parts.push(el("h4", { class: "sources-title" }, t("chat.closest")),
@@ -207,13 +210,9 @@
   }
 
   function aiNotice(answer) {
-    // the page's language, not the answer's: the notice is part of the interface
-    const notice = el("p", { class: "ai-notice" }, t("chat.notice"));
-    if (answer.generator_model) {
-      notice.append(" ", el("span", { class: "model" },
-        t("chat.model", { model: answer.generator_model })));
-    }
-    return notice;
+    // one line: the answer's disclosure (AI-generated or not, by which models), written in
+    // the answer's language like the answer itself
+    return el("p", { class: "ai-notice" }, answer.disclosure || t("chat.notice"));
   }
 
   function citeButton(number, source) {
