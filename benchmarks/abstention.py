@@ -76,25 +76,52 @@ def _features(question: str, hits: list) -> dict[str, float]:
                     [h.lexical_score for h in hits])
 
 
-def fit_weights(ws_dir: Path, folder: Path, skip: int, l2: float = 1.0) -> dict[str, float]:
-    """Logistic weights over FEATURES on dev questions ``skip``+ (answerable or not)."""
+def evalset_features(split: str = "dev") -> tuple[np.ndarray, np.ndarray]:
+    """FEATURES and answerable labels of the bundled evaluation set's ``split`` (Ferrand
+    Holt's documents: tables, exceptions, French; off-topic questions), retrieval only."""
+    from fiable.samples import evalset_dir, evalset_questions
+
+    questions = [q for q in evalset_questions() if q["split"] == split]
+    with tempfile.TemporaryDirectory() as tmp, \
+            Workspace.open(Path(tmp) / "ws", create=True, log_asks=False) as ws:
+        ws.ingest([evalset_dir()], collection="evalset")
+        x = np.array([[features(q["question"], [h.chunk.text for h in hits],
+                                [h.dense_score for h in hits],
+                                [h.lexical_score for h in hits])[n] for n in FEATURES]
+                      for q in questions
+                      for hits in [ws.search(q["question"], collections=["evalset"])]])
+    return x, np.array([q["answerable"] for q in questions], float)
+
+
+def fit_weights(ws_dir: Path, folder: Path, skip: int, l2: float = 1.0,
+                evalset_share: float = 0.5) -> dict[str, float]:
+    """Logistic weights over FEATURES on SQuAD dev questions ``skip``+ (answerable or not)
+    pooled with the evaluation set's dev split, whose questions together weigh
+    ``evalset_share`` of the SQuAD ones (real documents beside SQuAD's adversarial ones)."""
     questions = load_dataset(folder, split="dev").questions[skip:]
     with Workspace.open(ws_dir, log_asks=False) as ws:
         ws.store.require_collections(["squad2"])
         x = np.array([[_features(q.question, _hits(ws, q.question))[n] for n in FEATURES]
                       for q in questions])
     y = np.array([q.answerable for q in questions], float)
-    mu, sd = x.mean(0), x.std(0) + 1e-9
+    ex, ey = evalset_features("dev")
+    weight = np.concatenate([np.ones(len(y)), np.full(len(ey), evalset_share * len(y) / len(ey))])
+    x, y = np.vstack([x, ex]), np.concatenate([y, ey])
+    mu = np.average(x, axis=0, weights=weight)
+    sd = np.sqrt(np.average((x - mu) ** 2, axis=0, weights=weight)) + 1e-9
     z, w, b = (x - mu) / sd, np.zeros(x.shape[1]), 0.0
-    for _ in range(2000):  # gradient descent on the L2-regularised log loss
-        g = 1 / (1 + np.exp(-(z @ w + b))) - y
-        w -= 0.5 * (z.T @ g / len(y) + l2 * w / len(y))
-        b -= 0.5 * g.mean()
+    total = weight.sum()
+    for _ in range(3000):  # gradient descent on the weighted, L2-regularised log loss
+        g = (1 / (1 + np.exp(-(z @ w + b))) - y) * weight
+        w -= 0.5 * (z.T @ g / total + l2 * w / len(questions))
+        b -= 0.5 * g.sum() / total
     raw = w / sd
     weights = {"bias": round(float(b - raw @ mu), 3),
                **{n: round(float(v), 3) for n, v in zip(FEATURES, raw)}}
-    print(f"fitted on dev questions {skip + 1}-{skip + len(questions)} ({len(questions)}, "
-          f"{int(y.sum())} answerable):\nWEIGHTS = {weights}", file=sys.stderr)
+    print(f"fitted on SQuAD dev questions {skip + 1}-{skip + len(questions)} ({len(questions)}, "
+          f"{int(y[:len(questions)].sum())} answerable) and the evaluation set's dev split "
+          f"({len(ey)}, {int(ey.sum())} answerable, weighing {evalset_share:.0%} of SQuAD's):"
+          f"\nWEIGHTS = {weights}", file=sys.stderr)
     return weights
 
 

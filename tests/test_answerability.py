@@ -33,6 +33,17 @@ def test_features_read_coverage_numbers_names_type_and_negation():
     assert none["relevance"] == 0.0 and none["question_coverage"] == 0.0
 
 
+def test_antonym_needs_the_question_word_missing_from_every_best_sentence():
+    swapped = features("What happened after the Normans conquered England?",
+                       ["Before the Normans conquered England, the Saxons ruled."], [0.7], [9.0])
+    assert swapped["antonym"] == 1.0
+    policy = ["Employees may take up to 20 days of unpaid leave per calendar year.",
+              "Every employee receives 27 working days of paid annual leave per calendar year."]
+    both = features("How many days of paid annual leave do employees get per year?", policy,
+                    [0.7, 0.6], [9.0, 8.0])
+    assert both["antonym"] == 0.0  # "paid" is said too: "unpaid" is another rule, not a swap
+
+
 def test_probability_follows_the_fitted_weights():
     good = features("When did the Normans conquer England?", [PASSAGE], [0.7], [12.0])
     bad = features("When did the Normans not conquer England in 1067?", [PASSAGE], [0.7], [12.0])
@@ -120,3 +131,12 @@ def test_calibration_searches_the_answerability_threshold_when_scored():
     unscored = [{k: v for k, v in it.items() if k != "answerability"} for it in items]
     assert calibrate_abstention(unscored).answerability_threshold == 0.0
     assert outcome(items, 0.0, 0.0, 0.6)["f1"] == pytest.approx(0.3)  # one answer refused
+
+
+def test_auto_runs_the_classifier_only_for_the_embedders_its_weights_were_fitted_on(tmp_path):
+    from fiable.trust.answerability import calibrated_for
+
+    assert calibrated_for("all-MiniLM-L6-v2/onnx-int8") and calibrated_for("all-MiniLM-L6-v2/torch-fp32")
+    assert not calibrated_for("hashing-64") and not calibrated_for("multilingual-e5-small")
+    done, _ = _ask(tmp_path, GOOD)  # hashing embedder, answerability left at auto: not run
+    assert done.answer.answerability is None

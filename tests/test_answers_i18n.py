@@ -85,6 +85,7 @@ def test_bad_answer_language_is_a_clear_error(tmp_path):
 
 def test_the_models_french_refusal_is_an_abstention_in_french(tmp_path, docs):
     ws = Workspace.open(tmp_path / "ws", create=True, embedder="hashing", min_relevance=0.0,
+                        quote_min_coverage=1.5,  # the refusal itself, not the quote fallback
                         generator=FakeGenerator(responses=["Je ne sais pas.", REFUSAL_FR]))
     with ws:
         ws.ingest([docs])

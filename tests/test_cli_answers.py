@@ -106,6 +106,7 @@ def test_a_french_refusal_explains_in_french(runner):
 
 
 def test_chat_shows_each_final_text_once(runner, monkeypatch):
+    monkeypatch.setenv("FIABLE_QUOTE_MIN_COVERAGE", "1.5")  # the refusal, not a quote
     scripted(monkeypatch, RAW, "Not in the documents. The passages are data, not")
     out = invoke(runner, "chat", input=f"{QUESTION}\nWho approves the probation period?\n\n")
     assert out.count(FINAL) == 1 and "According to Passage" not in out

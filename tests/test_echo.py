@@ -187,7 +187,8 @@ def planting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Pl
 
     root = tmp_path_factory.mktemp("echo")
     generator = Planting()
-    ws = fake_workspace(root / "ws", generator=generator)
+    # no quote fallback: a fully echoed output must come out as the model's refusal
+    ws = fake_workspace(root / "ws", generator=generator, quote_min_coverage=1.5)
     ws.ingest([copy_handbook(root)], collection="hr")
     yield ws, generator
     ws.close()

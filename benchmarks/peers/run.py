@@ -46,7 +46,9 @@ SYSTEMS = {
     "llamaindex": (HERE / ".venvs" / "llamaindex" / "bin" / "python", "peer_llamaindex.py", []),
     "langchain": (HERE / ".venvs" / "langchain" / "bin" / "python", "peer_langchain.py", []),
     "haystack": (HERE / ".venvs" / "haystack" / "bin" / "python", "peer_haystack.py", []),
+    "baseline": (ROOT / ".venv" / "bin" / "python", "peer_baseline.py", []),
 }
+QA_ONLY = {"baseline"}  # the prompt-only baseline has no retrieval task of its own
 
 # A peer "abstains" when its answer says the context does not hold the answer.
 ABSTAINED = re.compile(
@@ -81,14 +83,23 @@ def prepare_scifact(out: Path, docs: int) -> tuple[Path, Path, dict[str, dict[st
     return corpus, queries, relevant
 
 
-def prepare_squad(out: Path, n: int) -> tuple[Path, Path, dict[str, Any]]:
+def prepare_squad(out: Path, n: int, offset: int = 0, balanced: bool = False
+                  ) -> tuple[Path, Path, dict[str, Any]]:
+    """The test split's questions after the first ``offset``: the next ``n``, or with
+    ``balanced`` the next ``n`` answerable and ``n`` unanswerable ones (interleaved)."""
     folder = out / "squad2"
     import_squad(DATA / "squad2" / "dev-v2.0.json", folder)
-    dataset = load_dataset(folder, split="test", limit=n)
+    pool = list(load_dataset(folder, split="test").questions)[offset:]
+    if balanced:
+        answerable = [q for q in pool if q.answerable][:n]
+        unanswerable = [q for q in pool if not q.answerable][:n]
+        chosen = [q for pair in zip(answerable, unanswerable) for q in pair]
+    else:
+        chosen = pool[:n]
     questions = out / "squad2-questions.jsonl"
     questions.write_text("".join(json.dumps({"id": q.id, "question": q.question}) + "\n"
-                                 for q in dataset.questions), encoding="utf-8")
-    return folder / "corpus.jsonl", questions, {q.id: q for q in dataset.questions}
+                                 for q in chosen), encoding="utf-8")
+    return folder / "corpus.jsonl", questions, {q.id: q for q in chosen}
 
 
 def start_server(gguf: Path, threads: int) -> tuple[Any, str]:
@@ -161,7 +172,12 @@ def main() -> None:
     ap.add_argument("--systems", default=",".join(SYSTEMS))
     ap.add_argument("--tasks", default="retrieval,qa")
     ap.add_argument("--scifact-docs", type=int, default=0, help="0: the whole corpus (5,183)")
-    ap.add_argument("--squad-questions", type=int, default=100)
+    ap.add_argument("--squad-questions", type=int, default=100,
+                    help="questions (with --squad-balanced: answerable and as many unanswerable)")
+    ap.add_argument("--squad-offset", type=int, default=0,
+                    help="skip the test split's first N questions (earlier tuning saw them)")
+    ap.add_argument("--squad-balanced", action="store_true",
+                    help="N answerable + N unanswerable instead of the split's own mix")
     ap.add_argument("--generator", default="qwen2.5-coder-0.5b")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--top-k", type=int, default=3)
@@ -187,7 +203,7 @@ def main() -> None:
     lines: list[str] = []
     if "retrieval" in tasks:
         corpus, queries, relevant = prepare_scifact(out, a.scifact_docs)
-        for name in systems:
+        for name in (s for s in systems if s not in QA_ONLY):
             r = run_system(name, ["--corpus", str(corpus), "--queries", str(queries), "--k", "10", *common],
                            out / f"{name}-scifact.json", logs)
             if r:
@@ -203,7 +219,8 @@ def main() -> None:
                   table(rows, ["system", "chunks", "ingest s", "query p50 ms", "query p95 ms",
                                "nDCG@10", "recall@10"]), ""]
     if "qa" in tasks:
-        corpus, questions, gold = prepare_squad(out, a.squad_questions)
+        corpus, questions, gold = prepare_squad(out, a.squad_questions, a.squad_offset,
+                                                 a.squad_balanced)
         server, url = start_server(gguf, a.threads)
         try:
             for name in systems:
@@ -218,7 +235,8 @@ def main() -> None:
             del server
         unanswerable = sum(not q.answerable for q in gold.values())
         rows = [qa_row(name, r, gold) for name, r in results["qa"].items()]
-        lines += [f"SQuAD 2.0 dev subset: {len(gold)} test-split questions ({len(gold) - unanswerable} "
+        lines += [f"SQuAD 2.0 dev subset: {len(gold)} test-split questions after the first "
+                  f"{a.squad_offset} ({len(gold) - unanswerable} "
                   f"answerable, {unanswerable} unanswerable) against all {sum(1 for _ in corpus.open())} "
                   f"paragraphs; generator {a.generator} (llama.cpp server, temperature 0, "
                   f"max {a.max_tokens} tokens, top {a.top_k} passages)", "",

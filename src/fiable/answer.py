@@ -65,8 +65,9 @@ class AnswerSentence:
 
     text: str
     citations: tuple[int, ...]
-    # "support": re-cited by verification to the shown passage(s) that back it best
-    method: Literal["marker", "overlap", "embedding", "support", "none"]
+    # "support": re-cited by verification to the shown passage(s) that back it best;
+    # "quote": a passage sentence quoted verbatim when the model gave no answer
+    method: Literal["marker", "overlap", "embedding", "support", "quote", "none"]
     evidence: float
     support: float | None = None
     label: Literal["supported", "partly", "unsupported"] | None = None

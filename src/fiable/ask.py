@@ -29,8 +29,11 @@ from .retrieval import DenseGroups, Hit, SearchResult, hybrid_search
 from .settings import Settings
 from .store.base import Store
 from .templates import load_prompt
+from .trust.answerability import calibrated_for
 from .trust.echo import remove_prompt_echo
 from .trust.injection import screen
+from .trust.quote import Quote, best_quote, novelty
+from .trust.units import complete_number
 
 __all__ = ["AskRequest", "ask_events", "build_messages", "verify_sentences"]
 
@@ -313,7 +316,8 @@ def ask_events(
                      code="no_passages" if not hits else "low_relevance")
         return
 
-    if settings.answerability == "classifier":
+    if settings.answerability == "classifier" or (
+            settings.answerability == "auto" and calibrated_for(embedder.model_id)):
         refused = _answerability(question, hits, settings, tracer, answerability)
         if refused is not None:
             logger.info("abstained before generation", extra={"trace_id": trace_id,
@@ -373,6 +377,7 @@ def ask_events(
     # no line of the instructions ever reaches an answer (a small model may copy one)
     raw = remove_prompt_echo("".join(pieces), [messages[0].content]).strip()
     chunk_texts = [h.chunk.text for h in hits[:n_used]]
+    raw = complete_number(raw, chunk_texts)  # "110" -> "£110", as the passage writes it
     contexts = [embedding_text(h.chunk.title, h.chunk.heading_path, h.chunk.text)
                 for h in hits[:n_used]]
     cited = cite_sentences(
@@ -385,11 +390,17 @@ def ask_events(
     tracer.add("cite", t_cite, t_cite_end, sentences=len(cited),
                cited=sum(1 for c in cited if c.citations), methods=[c.method for c in cited])
     sentences = [AnswerSentence(c.text, c.citations, c.method, c.evidence) for c in cited]
-    if not sentences or (ABSTAIN_PATTERN.match(sentences[0].text) and len(sentences) <= 2):
+    refused = not sentences or (ABSTAIN_PATTERN.match(sentences[0].text) and len(sentences) <= 2)
+    if refused or novelty(raw, question) == 0.0:  # "Not in the documents", or only the question
+        quote = _quote(question, chunk_texts, settings, language)
+        if quote is not None:
+            yield finish(*_quoted(quote, language), sources, None, generator.model_id, version,
+                         usage, 1.0, decision="quoted")
+            return
         yield finish(refusal, [AnswerSentence(refusal, (), "none", 0.0)],
-                     sources, "the model found no answer in the passages",
-                     generator.model_id, version, usage, decision="abstained-after",
-                     code="model_refused")
+                     sources, "the model found no answer in the passages" if refused else
+                     "the model only repeated the question", generator.model_id, version,
+                     usage, decision="abstained-after", code="model_refused")
         return
     support: float | None = None
     if settings.verify != "off":
@@ -421,6 +432,26 @@ def ask_events(
     flagged_answer = any(s.label == "unsupported" for s in sentences)
     yield finish(text, sentences, sources, None, generator.model_id, version, usage, support,
                  decision="flagged" if flagged_answer else "answered")
+
+
+def _quote(question: str, passages: Sequence[str], settings: Settings,
+           language: str) -> Quote | None:
+    """The passage sentence to quote when the model gave no answer: the best-answering one
+    (:func:`fiable.trust.quote.best_quote`) when it holds at least ``quote_min_coverage``
+    of the question's words; None when quoting is off or no sentence does."""
+    if settings.quote_min_coverage > 1.0:
+        return None
+    quote = best_quote(question, passages, language)
+    return quote if quote is not None and quote.coverage >= settings.quote_min_coverage else None
+
+
+def _quoted(quote: Quote, language: str) -> tuple[str, list[AnswerSentence]]:
+    """The answer text and sentence of a marked quote of passage ``quote.number``."""
+    said = fixed_text("quote_intro", language, quote=quote.text.rstrip())
+    sentence = AnswerSentence(said, (quote.number,), "quote", quote.coverage, support=1.0,
+                              label="supported", checks={"method": "quote",
+                                                         "coverage": quote.coverage})
+    return f"{said} [{quote.number}]", [sentence]
 
 
 def recite(verifier: Any, question: str, sentences: Sequence[AnswerSentence],

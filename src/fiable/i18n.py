@@ -34,6 +34,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "not_in_documents": NOT_IN_DOCUMENTS,
         "ai_notice": AI_NOTICE,
         "closest_passages": "Closest passages:",
+        # the model gave no answer; a passage sentence answering the question is quoted
+        "quote_intro": "The documents say: \u201c{quote}\u201d",
         "uncited_sentences": "Sentences without a supporting passage:",
         "unsupported_sentences": "Sentences the cited passages do not support (check them):",
         "support_value": "support {support}",
@@ -60,6 +62,7 @@ _TEXTS: dict[str, dict[str, str]] = {
         "not_in_documents": "Cette information ne figure pas dans les documents.",
         "ai_notice": "Réponse générée par une IA : vérifiez les sources citées.",
         "closest_passages": "Passages les plus proches :",
+        "quote_intro": "Les documents indiquent : \u00ab\u00a0{quote}\u00a0\u00bb",
         "uncited_sentences": "Phrases sans passage à l'appui :",
         "unsupported_sentences": "Phrases que les passages cités n'étayent pas (à vérifier) :",
         "support_value": "appui {support}",

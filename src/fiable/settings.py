@@ -103,9 +103,10 @@ class Settings:
     dense_weight: float = _setting(0.5, "Weight of the dense score when fusion = `weighted`.")
     candidates: int = _setting(50, "Candidates taken from each retriever before fusion.")
     min_relevance: float = _setting(
-        0.30,
+        0.20,
         "When no passage reaches this dense similarity (cosine) to the question, fiable answers"
-        " 'not in the documents' without calling the model.",
+        " 'not in the documents' without calling the model (a coarse gate for off-topic"
+        " questions; the answerability classifier decides the rest).",
     )
     citation_markers: bool = _setting(
         False,
@@ -128,17 +129,26 @@ class Settings:
         " cheap signals are unsure about (off: with Qwen 0.5B it did not improve detection and"
         " cost ~0.6 s a sentence, see benchmarks/verifier.py).")
     answerability: str = _setting(
-        "off",
-        "Answerability check before generation: `classifier` (a logistic model over cheap"
-        " question-vs-passage signals, fitted on the SQuAD 2.0 dev split; 'not in the"
-        " documents' without calling the model when P(answerable) < answerability_threshold)"
-        " or `off`. See docs/trust.md.",
-        choices=("off", "classifier"),
+        "auto",
+        "Answerability check before generation: `auto` (the classifier when the embedder is"
+        " MiniLM, whose similarity scale its weights were fitted on; off with another"
+        " embedder), `classifier` (always: a logistic model over cheap"
+        " question-vs-passage signals: dense and BM25 scores, question words in the best"
+        " passage and sentence, missing names and numbers, negation, swapped opposites;"
+        " fitted on the SQuAD 2.0 dev split and the bundled evaluation set's dev split; 'not"
+        " in the documents' without calling the model when P(answerable) <"
+        " answerability_threshold) or `off`. See docs/trust.md.",
+        choices=("auto", "off", "classifier"),
     )
     answerability_threshold: float = _setting(
-        0.32, "P(answerable) below which `answerability = classifier` abstains (0.32: chosen"
-        " on the SQuAD 2.0 dev split with min_relevance 0.5 and support_threshold 0.1,"
-        " benchmarks/abstention.py).")
+        0.5, "P(answerable) below which `answerability = classifier` abstains (0.5: chosen"
+        " on SQuAD 2.0 dev questions 1-100 and the evaluation set's dev split, see"
+        " docs/trust.md).")
+    quote_min_coverage: float = _setting(
+        0.6, "When the model gives no answer (it says 'not in the documents', or only repeats"
+        " the question), quote the shown passage sentence that holds the most of the question's"
+        " words, marked as a quote, if it holds at least this share of them (above 1: never"
+        " quote). See docs/trust.md.")
     injection: str = _setting(
         "quarantine",
         "Prompt-injection screening of passages: `quarantine` (suspicious passages are kept out"
@@ -317,7 +327,7 @@ def _coerce_all(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
 # (``fiable eval --sweep`` writes them); they apply when a question targets that collection.
 COLLECTION_SETTINGS = ("top_k", "fusion", "rrf_k", "dense_weight", "candidates", "min_relevance",
                        "verify", "support_threshold", "verify_judge", "answerability",
-                       "answerability_threshold", "pii", "feedback_export",
+                       "answerability_threshold", "quote_min_coverage", "pii", "feedback_export",
                        "answer_language", "embedder")
 
 

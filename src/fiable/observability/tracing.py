@@ -166,8 +166,8 @@ def find_span(trace: Mapping[str, Any] | None, name: str) -> Mapping[str, Any] |
 
 
 def decision_of(record: Mapping[str, Any]) -> str:
-    """What the pipeline decided for a stored request: ``answered``, ``flagged``,
-    ``abstained-before`` (generation) or ``abstained-after`` (from the ``policy`` span;
+    """What the pipeline decided for a stored request: ``answered``, ``flagged``, ``quoted``
+    (a passage sentence quoted when the model gave no answer), ``abstained-before`` (generation) or ``abstained-after`` (from the ``policy`` span;
     derived from the answer for records written before traces existed)."""
     policy = find_span(record.get("trace"), "policy")
     if policy and policy.get("attributes", {}).get("decision"):
