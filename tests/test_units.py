@@ -7,6 +7,7 @@ import pytest
 from fiable.trust.units import complete_number
 
 TABLE = "City | Maximum per night\nLeeds | £110\nFrankfurt | €175\nParis | 180 €"
+RATE = "London: £220 per night, breakfast included."
 POLICY = ("Passwords must have at least 12 characters. Accounts lock after 8 failed sign-in "
           "attempts. Employees receive 27 working days of paid leave. Mailboxes hold 50 GB. "
           "Hotel limits may be exceeded by 50% during a trade fair. "
@@ -30,6 +31,10 @@ def test_a_bare_number_takes_the_unit_its_passage_gives_it(answer, expected):
 ])
 def test_anything_else_is_left_as_written(answer):
     assert complete_number(answer, [TABLE, POLICY]) == answer
+
+
+def test_a_currency_is_kept_and_per_is_not_a_unit():
+    assert complete_number("220", [RATE]) == "£220"
 
 
 def test_a_longer_number_is_not_matched_inside_another():

@@ -22,7 +22,7 @@ _BARE = re.compile(r"^\s*(?P<num>\d{1,3}(?:[ ,.\u00a0\u202f]\d{3})*(?:[.,]\d+)?|
 _UNITS = frozenset("""
     day days hour hours minute minutes month months week weeks year years second seconds
     character characters gb mb tb kb km kilometre kilometres kilometer kilometers mile miles
-    euro euros pound pounds pence p percent per cent working business calendar times
+    euro euros pound pounds pence p percent working business calendar times
     jour jours heure heures semaine semaines an ans annee annees mois caractere caracteres
     go mo ko kilometres ouvres ouvrables calendaires fois
 """.split())
