@@ -81,12 +81,32 @@ def replay(rows: list[dict]) -> str:
                      f"{ab['precision']:.3f}", f"{ab['recall']:.3f}", f"{ab['f1']:.3f}",
                      f"{sum(answerable)}/{len(answerable)}",
                      f"{len(unanswerable) - sum(unanswerable)}/{len(unanswerable)}"])
-    quoted = sum(r["quoted"] for r in rows)
+    quoted = sum(bool(r.get("quoted")) for r in rows)
     return (table(body, ["answerability_threshold", "answer F1", "contains gold", "abstention P",
                          "abstention R", "abstention F1", "wrong refusals",
                          "answers to unanswerable"])
             + f"\n\nquoted (the model gave no answer): {quoted}/{len(rows)}; model refusals "
-              f"left: {sum(r['code'] == 'model_refused' for r in rows)}/{len(rows)}")
+              f"left: {sum(r.get('code') == 'model_refused' for r in rows)}/{len(rows)}")
+
+
+def read_rows(path: Path, ap: argparse.ArgumentParser) -> list[dict]:
+    """The rows of a previous run, or a usage error naming what is wrong with the file."""
+    if not path.is_file():
+        ap.error(f"--replay {path}: no such file; give the JSONL a previous run wrote (--out)")
+    rows = []
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            if not isinstance(row, dict) or not {"p", "text", "answerable", "answers"} <= row.keys():
+                raise ValueError("missing p, text, answerable or answers")
+        except ValueError as exc:
+            ap.error(f"--replay {path}, line {number}: not a row of this benchmark ({exc})")
+        rows.append(row)
+    if not rows:
+        ap.error(f"--replay {path}: no rows; the run that wrote it asked nothing")
+    return rows
 
 
 def main() -> None:
@@ -100,9 +120,10 @@ def main() -> None:
     print(f"# answer decision on dev\nmachine: {machine()}\nrerun: python "
           f"benchmarks/answer_decision.py {' '.join(sys.argv[1:])}")
     if a.replay:
-        rows = [json.loads(line) for line in a.replay.open(encoding="utf-8")]
-        print(replay(rows))
+        print(replay(read_rows(a.replay, ap)))
         return
+    if a.squad < 0:
+        ap.error(f"--squad {a.squad}: give a number of questions of each kind, 1 or more")
     if not a.squad and not a.evalset:
         ap.error("give --squad N, --evalset or --replay FILE")
     a.out.parent.mkdir(parents=True, exist_ok=True)

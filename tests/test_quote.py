@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fiable.observability.tracing import decision_of
 from fiable.trust.quote import best_quote, novelty
 
@@ -27,6 +29,12 @@ def test_a_sentence_that_only_restates_the_question_is_not_a_quote() -> None:
 def test_no_passage_no_quote() -> None:
     assert best_quote("Who approves expense claims?", []) is None
     assert best_quote("Who approves expense claims?", ["Expenses."]) is None
+
+
+@pytest.mark.parametrize("question", ["", "   ", "what is it?", "Et pour cela ?"])
+def test_a_question_without_a_content_word_gets_no_quote(question) -> None:
+    passages = ["The parking is behind building B and is free for all staff members."]
+    assert best_quote(question, passages, "fr" if "pour" in question else "en") is None
 
 
 def test_the_expected_answer_type_breaks_a_tie() -> None:

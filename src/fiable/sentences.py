@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["sentence_spans", "split_sentences", "word_tokens", "content_words"]
+__all__ = ["sentence_spans", "split_sentences", "fold_word", "word_tokens", "content_words"]
 
 _ABBREVIATIONS = frozenset(
     """
@@ -100,14 +100,15 @@ def split_sentences(text: str) -> list[str]:
     return [text[a:b] for a, b in sentence_spans(text)]
 
 
-def _fold(word: str) -> str:
+def fold_word(word: str) -> str:
+    """``word`` lower-cased with its accents removed (``"Ouvrés"`` -> ``"ouvres"``)."""
     decomposed = unicodedata.normalize("NFKD", word.lower())
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def word_tokens(text: str) -> list[str]:
     """Lower-cased, accent-folded word tokens (numbers kept, e.g. ``3.5`` and ``25``)."""
-    return [_fold(w) for w in _WORD.findall(text)]
+    return [fold_word(w) for w in _WORD.findall(text)]
 
 
 _STOP_WORDS = frozenset(

@@ -33,7 +33,7 @@ from ..sentences import split_sentences, word_tokens
 from .signals import lexical_support, signals
 
 __all__ = ["CALIBRATED_EMBEDDERS", "FEATURES", "WEIGHTS", "Decision", "calibrated_for", "decide",
-           "features", "probability"]
+           "expected_type", "features", "has_type", "probability"]
 
 FEATURES = ("relevance", "margin", "lexical_top", "question_coverage", "sentence_coverage",
             "question_names_missing", "question_numbers_missing", "type_match", "negation",
@@ -83,7 +83,7 @@ _DIGITS = re.compile(r"\d")
 _NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 
 
-def _expected_type(question: str) -> str | None:
+def expected_type(question: str) -> str | None:
     """What the question asks for: ``when`` (a year or date), ``number``, ``name``."""
     q = question.lower()
     if q.startswith(("when", "what year", "in what year", "which year", "what century")) \
@@ -97,7 +97,8 @@ def _expected_type(question: str) -> str | None:
     return None
 
 
-def _has_type(kind: str | None, text: str) -> float:
+def has_type(kind: str | None, text: str) -> float:
+    """1.0 when ``text`` holds what a ``kind`` question asks for, 0.0 when not, 0.5 for no kind."""
     if kind is None:
         return 0.5
     if kind == "when":
@@ -156,7 +157,7 @@ def features(question: str, passages: Sequence[str], dense_scores: Sequence[floa
         "question_names_missing": (len(sig.missing_entities) / sig.entities
                                    if sig is not None and sig.entities else 0.0),
         "question_numbers_missing": float(bool(sig.missing_numbers)) if sig is not None else 0.0,
-        "type_match": _has_type(_expected_type(question), best_sentence),
+        "type_match": has_type(expected_type(question), best_sentence),
         "negation": float(any(w in _NEGATION for w in question.lower().replace("?", " ").split())),
         "antonym": _antonym(question, sentences[:3]),
     }

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..sentences import content_words, split_sentences
-from .answerability import _expected_type, _has_type
+from .answerability import expected_type, has_type
 from .signals import lexical_support
 
 __all__ = ["Quote", "best_quote", "novelty"]
@@ -49,8 +49,11 @@ def novelty(text: str, question: str) -> float:
 
 def best_quote(question: str, passages: Sequence[str], language: str = "en") -> Quote | None:
     """The best-answering sentence of ``passages`` (in prompt order) for ``question``, or
-    None when no sentence holds both question words and something new."""
-    kind = _expected_type(question)
+    None when no sentence holds both question words and something new (and for a question
+    without a content word: nothing to match a sentence against)."""
+    if lexical_support(question, "", language) == 1.0:  # vacuous: no content word to find
+        return None
+    kind = expected_type(question)
     best: tuple[float, int, Quote] | None = None
     for number, passage in enumerate(passages, start=1):
         for sentence in split_sentences(passage):
@@ -60,7 +63,7 @@ def best_quote(question: str, passages: Sequence[str], language: str = "en") -> 
             if novelty(sentence, question) < 0.3:
                 continue
             coverage = lexical_support(question, sentence, language)
-            match = _has_type(kind, sentence)
+            match = has_type(kind, sentence)
             score = coverage + 0.2 * (match - 0.5)
             if best is None or score > best[0] + 1e-9 or (
                     abs(score - best[0]) <= 1e-9 and number < best[1]):

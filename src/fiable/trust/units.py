@@ -12,8 +12,9 @@ passages do not hold (the verifier deals with that one).
 from __future__ import annotations
 
 import re
-import unicodedata
 from typing import Sequence
+
+from ..sentences import fold_word
 
 __all__ = ["complete_number"]
 
@@ -27,11 +28,6 @@ _UNITS = frozenset("""
     go mo ko kilometres ouvres ouvrables calendaires fois
 """.split())
 _TWO_WORD = frozenset({"working", "business", "calendar", "ouvres", "ouvrables", "calendaires"})
-
-
-def _fold(word: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", word.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def complete_number(answer: str, passages: Sequence[str]) -> str:
@@ -57,8 +53,8 @@ def _unit(post: str) -> str:
     if post.strip() in ("%", "€", "£"):
         return post
     words = post.split()
-    if not words or _fold(words[0]) not in _UNITS:
+    if not words or fold_word(words[0]) not in _UNITS:
         return ""
-    if _fold(words[0]) in _TWO_WORD and len(words) > 1 and _fold(words[1]) in _UNITS:
+    if fold_word(words[0]) in _TWO_WORD and len(words) > 1 and fold_word(words[1]) in _UNITS:
         return " " + " ".join(words[:2])
-    return "" if _fold(words[0]) in _TWO_WORD else " " + words[0]
+    return "" if fold_word(words[0]) in _TWO_WORD else " " + words[0]
