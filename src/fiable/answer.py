@@ -106,6 +106,10 @@ class Answer:
     answerability: dict[str, Any] | None = None
     # why it abstained, as a stable code (see ABSTAIN_CODES); None when it answered
     abstain_code: str | None = None
+    # in a conversation: the message as typed, the standalone question answered (``question``)
+    # and how it was made (fiable.conversations.followup.Standalone.to_dict); None otherwise
+    followup: dict[str, Any] | None = None
+    conversation_id: str | None = None
 
     @property
     def cited_sources(self) -> tuple[Source, ...]:

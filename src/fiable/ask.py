@@ -1,5 +1,5 @@
-"""The ask pipeline, top to bottom: guard, retrieve, screen, prompt, generate, cite, verify,
-policy (each stage a span of the request's trace).
+"""The ask pipeline, top to bottom: guard, followup (in a conversation), retrieve, screen,
+prompt, generate, cite, verify, policy (each stage a span of the request's trace).
 
 ``ask_events`` is a generator of :data:`fiable.answer.AskEvent`: a ``Retrieved`` event,
 the streamed ``Token`` events, then one ``Done`` carrying the final :class:`Answer`.
@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterator, Sequence
 from .answer import Answer, AnswerSentence, AskEvent, Done, Retrieved, Source, Token
 from .chunking import embedding_text
 from .citations import ABSTAIN_PATTERN, cite_sentences
+from .conversations.followup import Exchange, standalone_question
 from .embedders.base import Embedder
 from .errors import InputTooLargeError, UserError
 from .i18n import answer_language
@@ -51,6 +52,9 @@ class AskRequest:
     question: str
     collections: Sequence[str] | None = None
     top_k: int | None = None
+    # the conversation before this message, oldest first (fiable.conversations): only ever
+    # read to make the message a standalone question, never shown as evidence
+    history: Sequence[Exchange] = ()
 
 
 def _check_question(question: str, settings: Settings) -> str:
@@ -233,6 +237,23 @@ def ask_events(
         guard.set(question_chars=len(question), max_question_chars=settings.max_question_chars,
                   injection=settings.injection, findings=len(screening),
                   kinds=sorted({f["kind"] for f in screening}))
+    followup: dict[str, Any] | None = None
+    if request.history and settings.followup_rewrite != "off":
+        with tracer.span("followup", mode=settings.followup_rewrite,
+                         turns=len(request.history)) as span:
+            said = " ".join([request.history[-1].question, question])
+            made = standalone_question(
+                question, request.history, generator_factory=generator_factory,
+                mode=settings.followup_rewrite, prompt_dir=settings.prompt_dir,
+                language=answer_language(said, settings.answer_language, []))
+            followup = made.to_dict()
+            if made.question != question and settings.injection != "off":
+                screening += [{"where": "question", "kind": f.kind, "text": f.text,
+                               "action": "recorded"} for f in screen(made.question)
+                              if (f.kind, f.text) not in {(g["kind"], g["text"]) for g in screening}]
+            question = made.question
+            span.set(method=made.method, message=made.message, question=made.question,
+                     rewrite=made.rewrite)
     top_k = request.top_k or settings.top_k
     tracer.root.set(top_k=top_k, collections=list(request.collections or ()) or None,
                     embedder=embedder.model_id)
@@ -293,7 +314,7 @@ def ask_events(
             screening=tuple(screening), relevance=round(result.best_dense, 4),
             notice=fixed_text("ai_notice", language), language=language,
             answerability=dict(answerability) or None,
-            abstain_code=code if abstain_reason is not None else None,
+            abstain_code=code if abstain_reason is not None else None, followup=followup,
         ), tuple(sent), trace)
 
     if any(f["where"] == "question" and f["kind"] == "reveal" for f in screening):

@@ -58,6 +58,7 @@ __all__ = [
     "StoreError",
     "TorchBackendMissingError",
     "UnknownCollectionError",
+    "UnknownConversationError",
     "UnknownTraceError",
     "UnsupportedFormatError",
     "UserError",
@@ -91,6 +92,13 @@ class ConfigError(UserError):
 
 class UnknownCollectionError(UserError):
     code = "unknown_collection"
+
+
+class UnknownConversationError(UserError):
+    """No conversation of that id that the asker may open (missing or someone else's: the
+    same error, so its existence is not revealed)."""
+
+    code = "unknown_conversation"
 
 
 class InputTooLargeError(UserError):

@@ -35,6 +35,18 @@ def _answerability(answer: Answer) -> list[str]:
             f" -> {verdict}", f"    features: {facts}"]
 
 
+def _followup(answer: Answer) -> list[str]:
+    """In a conversation: the message as typed and the standalone question answered."""
+    f = answer.followup
+    if not f:
+        return []
+    lines = [f"  follow-up ({f.get('method')}, {f.get('seconds', 0) * 1000:.0f} ms): "
+             f"message {f.get('message')!r}", f"    answered as {answer.question!r}"]
+    if f.get("rewrite") and f.get("method") != "model":
+        lines.append(f"    model rewrite not kept: {f['rewrite']!r}")
+    return lines
+
+
 def explain(answer: Answer, messages: Sequence[dict[str, str]] = ()) -> str:
     """The explanation of ``answer`` as text; ``messages`` are the prompt sent (``Done``)."""
     lines = [
@@ -44,6 +56,7 @@ def explain(answer: Answer, messages: Sequence[dict[str, str]] = ()) -> str:
         f"  models: generator {answer.generator_model or 'none'}, embedder {answer.embedder_model};"
         f" prompt {answer.prompt_version or 'none'}; trace {answer.trace_id}",
         *_answerability(answer),
+        *_followup(answer),
         "",
         "Passages (fused score; BM25 rank; dense rank and cosine):",
     ]

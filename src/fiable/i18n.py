@@ -43,6 +43,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "sources": "Sources:",
         "injected_passages": "Passages with instructions aimed at the assistant ({action}): ",
         "chat_intro": "Ask a question about your documents (empty line to quit).",
+        "understood_as": "(understood as: {question})",
+        "chat_resume": "Conversation {id}: continue it later with `fiable chat --resume {id}`.",
         # why an answer abstained, in plain words (Answer.explanation, fiable.refusals)
         "refusal_no_passages": "There was nothing to search: the collections you can read "
                                "hold no documents.",
@@ -71,6 +73,8 @@ _TEXTS: dict[str, dict[str, str]] = {
         "injected_passages": "Passages contenant des instructions adressées à l'assistant "
                              "({action}) : ",
         "chat_intro": "Posez une question sur vos documents (ligne vide pour quitter).",
+        "understood_as": "(compris comme : {question})",
+        "chat_resume": "Conversation {id} : reprenez-la avec `fiable chat --resume {id}`.",
         "refusal_no_passages": "Il n'y avait rien à consulter : les collections que vous "
                                "pouvez lire ne contiennent aucun document.",
         "refusal_low_relevance": "Vos documents ne semblent pas traiter cette question : les "

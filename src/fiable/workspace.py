@@ -8,6 +8,7 @@ with ``store = "postgresql://..."`` the documents and index live on that server 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -18,6 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 from .answer import Answer, AskEvent, Done
 from .ask import AskRequest, ask_events
 from .components import make_embedder, make_generator
+from .conversations import Conversations, Exchange
 from .embedders.base import Embedder
 from .errors import AccessDeniedError, WorkspaceError
 from .generators.base import Generator
@@ -423,6 +425,12 @@ class Workspace:
             candidates=s.candidates, dense_groups=groups,
         ).hits
 
+    @property
+    def conversations(self) -> Conversations:
+        """The conversation threads (list, open, rename, delete), as their owners see them;
+        ``ask(..., conversation=ID)`` continues one."""
+        return Conversations(self.store)
+
     def ask_stream(
         self,
         question: str,
@@ -431,26 +439,42 @@ class Workspace:
         top_k: int | None = None,
         overrides: Mapping[str, Any] | None = None,
         principal: Principal | None = None,
+        conversation: str | None = None,
+        history: Sequence[Exchange] = (),
     ) -> Iterator[AskEvent]:
         """Answer ``question`` as a stream of events: ``Retrieved``, ``Token``..., ``Done``.
         ``overrides`` change settings for this question only (e.g. ``{"verify": "off"}``).
         ``principal`` (default: the owner) limits the search to what it may read
         (:mod:`fiable.governance.access`); every answer is written to the audit trail.
 
+        In a conversation (:mod:`fiable.conversations`), ``question`` is the next message:
+        ``conversation`` (a thread id of ``principal``'s) reads the earlier turns from the
+        store and records this one; ``history`` gives them instead (an OpenAI ``messages``
+        list), stored nowhere. A follow-up is made a standalone question first.
+
         With ``log_asks`` the request is stored (:meth:`history`, ``fiable traces``) with its
         trace, and the drift watch counts it; with ``otlp_endpoint`` the trace is exported."""
         who = principal or OWNER
         collections = self.readable(who, collections)
         exporter = self.otlp_exporter  # a missing extra fails here, before any work
+        if conversation is not None:
+            history = self.conversations.history(conversation, who.name)
         settings, question = self._prepare(question, collections, overrides)
         embedder, groups = self.dense_route(collections)
         events = ask_events(
-            AskRequest(question, collections, top_k), store=self.store, embedder=embedder,
-            generator_factory=lambda: self.generator, settings=settings, dense_groups=groups,
+            AskRequest(question, collections, top_k, history=tuple(history)), store=self.store,
+            embedder=embedder, generator_factory=lambda: self.generator, settings=settings,
+            dense_groups=groups,
         )
         for event in events:
             if isinstance(event, Done):
+                if conversation is not None:
+                    event = dataclasses.replace(event, answer=dataclasses.replace(
+                        event.answer, conversation_id=conversation))
                 self._record_answer(event, settings, who, exporter)
+                if conversation is not None:
+                    self.conversations.record(conversation, who.name, event.answer,
+                                              mask=lambda r: self._logged(r, settings))
             yield event
 
     def _prepare(self, question: str, collections: Sequence[str] | None,
@@ -496,6 +520,11 @@ class Workspace:
                       "passages": trace.get("passages", []),
                       "content": settings.trace_content},
         }
+        return self._logged(record, settings)
+
+    def _logged(self, record: dict[str, Any], settings: Settings) -> dict[str, Any]:
+        """A record as it may be kept: without passage text unless ``trace_content``,
+        personal data masked with ``pii_logs = "mask"`` (ask log and conversation turns)."""
         if not settings.trace_content:
             record = _without_content(record)
         if settings.pii_logs == "mask":
@@ -510,10 +539,14 @@ class Workspace:
         top_k: int | None = None,
         overrides: Mapping[str, Any] | None = None,
         principal: Principal | None = None,
+        conversation: str | None = None,
+        history: Sequence[Exchange] = (),
     ) -> Answer:
-        """Answer ``question`` with a citation on every supported sentence."""
+        """Answer ``question`` with a citation on every supported sentence (the next message
+        of ``conversation`` or after ``history``: see :meth:`ask_stream`)."""
         for event in self.ask_stream(question, collections=collections, top_k=top_k,
-                                     overrides=overrides, principal=principal):
+                                     overrides=overrides, principal=principal,
+                                     conversation=conversation, history=history):
             if isinstance(event, Done):
                 return event.answer
         raise RuntimeError("ask pipeline ended without an answer")  # pragma: no cover

@@ -230,6 +230,43 @@ class StoreContract:
         assert found["rating"] == "down" and found["correction"] == "It is 27 days."
         assert found["created_at"]
 
+    def test_conversations_keep_their_turns_in_order_per_owner(self, store):
+        from fiable.errors import UnknownConversationError
+
+        store.create_conversation("c1", "alice", "Expenses")
+        store.create_conversation("c2", "bob", "Leave")
+        first = store.add_turn("c1", {"trace_id": "t1", "message": "Who approves claims?"})
+        second = store.add_turn("c1", {"trace_id": "t2", "message": "And below 500 euros?"})
+        assert second > first
+        thread = store.conversation("c1")
+        assert thread["owner"] == "alice" and thread["title"] == "Expenses"
+        assert [t["message"] for t in thread["turns"]] == ["Who approves claims?",
+                                                           "And below 500 euros?"]
+        assert thread["turns"][0]["id"] == first and thread["turns"][0]["created_at"]
+        [mine] = store.conversations(owner="alice")
+        assert mine["id"] == "c1" and mine["turns"] == 2
+        assert {c["id"] for c in store.conversations()} == {"c1", "c2"}
+        assert store.conversation("nope") is None
+        with pytest.raises(UnknownConversationError):
+            store.add_turn("nope", {"message": "lost?"})
+        assert store.rename_conversation("c1", "Claims") and store.conversation("c1")["title"] == "Claims"
+        assert not store.rename_conversation("nope", "x")
+        assert store.delete_conversation("c1") and store.conversation("c1") is None
+        assert not store.delete_conversation("c1")
+        assert [c["id"] for c in store.conversations()] == ["c2"]
+
+    def test_erasure_finds_and_removes_conversation_turns_and_titles(self, store):
+        store.create_conversation("c1", "alice", "About Jane Roe")
+        keep = store.add_turn("c1", {"trace_id": "t1", "message": "Who approves claims?"})
+        gone = store.add_turn("c1", {"trace_id": "t2", "message": "What did Jane Roe claim?"})
+        found = store.find_records(["jane roe"])
+        assert found["turns"] == [gone] and found["conversations"] == ["c1"]
+        assert store.find_records(["t1"])["turns"] == [keep]
+        counts = store.erase_records(turns=found["turns"], conversations=found["conversations"])
+        assert counts["turns"] == 1 and counts["conversations"] == 1
+        thread = store.conversation("c1")
+        assert [t["id"] for t in thread["turns"]] == [keep] and "Jane" not in thread["title"]
+
     def test_api_keys_store_hashes_and_revocation_sticks(self, store):
         from fiable.errors import UserError
 

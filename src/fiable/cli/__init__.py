@@ -11,6 +11,7 @@ import click
 from ..errors import FiableError
 from ._common import configure_logging
 from .admin import doctor, models, reindex, settings_cmd
+from .conversations import conversations_group
 from .documents import collections, documents, ingest, init
 from .evaluate import eval_group
 from .experts import experts_group
@@ -44,7 +45,8 @@ def cli(ctx: click.Context, workspace: str | None, sets: tuple[str, ...], verbos
 
 for command in (init, ingest, collections, documents, ask, chat, history, eval_group, models,
                 doctor, settings_cmd, reindex, store_group, serve, keys, traces_group, watch,
-                feedback_group, access_group, audit_group, erase, experts_group):
+                feedback_group, access_group, audit_group, erase, experts_group,
+                conversations_group):
     cli.add_command(command)
 
 

@@ -62,14 +62,15 @@ def _live_answer(*, enabled: bool) -> LiveAnswer:
 
 def _ask_once(ws: Any, question: str, collections: list[str] | None, top_k: int | None,
               as_json: bool, explain: bool = False, principal: Any = None,
-              experts: bool = False) -> Answer:
+              experts: bool = False, conversation: str | None = None) -> Answer:
     answer: Answer | None = None
     messages: tuple[dict[str, str], ...] = ()
     trace: dict[str, Any] = {}
     live = _live_answer(enabled=not as_json)
     events = (ws.ask_experts_stream(question, readable=collections, principal=principal,
                                     top_k=top_k) if experts else
-              ws.ask_stream(question, collections=collections, top_k=top_k, principal=principal))
+              ws.ask_stream(question, collections=collections, top_k=top_k, principal=principal,
+                            conversation=conversation))
     try:
         for event in events:
             if isinstance(event, Token):
@@ -85,6 +86,8 @@ def _ask_once(ws: Any, question: str, collections: list[str] | None, top_k: int 
         echo_json(answer.to_dict())
     else:
         live.finish(answer.text)  # the final text, once: the stream is erased on a terminal
+        if answer.followup and answer.question != answer.followup.get("message"):
+            click.secho(text("understood_as", lang, question=answer.question), dim=True)
         if answer.abstained:  # why, in plain words (abstain_reason is for --explain)
             click.echo(answer.explanation)
         click.echo()
@@ -127,27 +130,54 @@ def ask(ctx: click.Context, question: str, collections: tuple[str, ...], top_k: 
 
 @click.command()
 @click.option("-c", "--collection", "collections", multiple=True)
+@click.option("--resume", "resume", default=None, metavar="ID",
+              help="Continue a stored conversation (`fiable conversations` lists them).")
+@click.option("--as", "as_user", default=None, metavar="NAME",
+              help="Chat as principal NAME (only what NAME may read; NAME's conversations).")
 @click.pass_context
-def chat(ctx: click.Context, collections: tuple[str, ...]) -> None:
-    """Ask questions one after another (empty line or Ctrl-D to quit)."""
-    from ..errors import UserError
+def chat(ctx: click.Context, collections: tuple[str, ...], resume: str | None,
+         as_user: str | None) -> None:
+    """A conversation: questions one after another, each follow-up ("and for interns?")
+    understood from the ones before (empty line or Ctrl-D to quit). It is stored; continue
+    it with --resume ID."""
+    from .conversations import print_turns
 
     with open_workspace(ctx) as ws:
-        click.echo(text("chat_intro", interface_language(ws.settings.lang)))
-        while True:
-            try:
-                question = click.prompt("?", default="", show_default=False, prompt_suffix=" ")
-            except (EOFError, click.exceptions.Abort):
-                break
-            if not question.strip():
-                break
-            try:
-                _ask_once(ws, question, list(collections) or None, None, False)
-            except UserError as exc:
-                click.secho(f"error: {exc.message}", fg="red", err=True)
-                if exc.hint:
-                    click.echo(f"  fix: {exc.hint}", err=True)
-            click.echo()
+        who = ws.principal(as_user) if as_user else None
+        owner = who.name if who else "local"
+        lang = interface_language(ws.settings.lang)
+        if resume:
+            print_turns(ws.conversations.get(resume, owner))
+            thread_id = resume
+        else:
+            thread_id = ws.conversations.start(owner)["id"]
+        click.echo(text("chat_intro", lang))
+        try:
+            _chat_loop(ws, list(collections) or None, who, thread_id)
+        finally:
+            click.secho(text("chat_resume", lang, id=thread_id), dim=True)
+
+
+def _chat_loop(ws: Any, collections: list[str] | None, who: Any, thread_id: str) -> None:
+    """Read messages until an empty line or end of input; answer each in the thread (an
+    error names the problem and the conversation goes on)."""
+    from ..errors import UserError
+
+    while True:
+        try:
+            question = click.prompt("?", default="", show_default=False, prompt_suffix=" ")
+        except (EOFError, click.exceptions.Abort):
+            return
+        if not question.strip():
+            return
+        try:
+            _ask_once(ws, question, collections, None, False, principal=who,
+                      conversation=thread_id)
+        except UserError as exc:
+            click.secho(f"error: {exc.message}", fg="red", err=True)
+            if exc.hint:
+                click.echo(f"  fix: {exc.hint}", err=True)
+        click.echo()
 
 
 @click.command()

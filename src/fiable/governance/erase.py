@@ -6,7 +6,8 @@
 - ``erase_subject``: every occurrence of a name or an e-mail address (case-insensitive,
   any spacing) is replaced by ``[erased]`` in the documents' chunks, which are re-embedded
   and re-indexed in the same transaction as the rest of their document; ask-log records,
-  feedback and evaluation runs that mention it are deleted; audit records keep their chain
+  feedback, evaluation runs and conversation turns that mention it are deleted (a
+  conversation title that names it becomes ``[erased]``); audit records keep their chain
   but lose their question/answer text.
 
 Both leave one ``erase`` audit record saying what was removed (counts, ids, hashes) and
@@ -77,14 +78,16 @@ def _erase_records(store: Any, needles: list[str], traces: list[str]) -> dict[st
     """Delete the records mentioning ``needles`` and the answers ``traces``, with the
     feedback and audit text of every answer deleted (found by its trace id)."""
     found = store.find_records(needles) if needles else \
-        {"asks": [], "feedback": [], "eval_runs": [], "audit": []}
+        {"asks": [], "feedback": [], "eval_runs": [], "audit": [], "turns": [],
+         "conversations": []}
     traces = sorted(set(found["asks"]) | set(traces))
     if traces:
         linked = store.find_records(traces)
-        for kind in ("feedback", "audit"):
+        for kind in ("feedback", "audit", "turns"):
             found[kind] = sorted(set(found[kind]) | set(linked[kind]))
     return store.erase_records(asks=traces, feedback=found["feedback"],
-                               eval_runs=found["eval_runs"], audit=found["audit"])
+                               eval_runs=found["eval_runs"], audit=found["audit"],
+                               turns=found["turns"], conversations=found["conversations"])
 
 
 def erase_document(store: Any, *, actor: str, collection: str | None, document: str

@@ -16,7 +16,7 @@ import re
 import time
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any, AsyncIterator, Literal
+from typing import Any, AsyncIterator, Literal, Sequence
 
 from fastapi import Depends, FastAPI, File, Form, Request, UploadFile
 from fastapi.exceptions import RequestValidationError
@@ -24,6 +24,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from pydantic import BaseModel, Field
 
 from ..answer import Done, Retrieved, Token
+from ..conversations import Exchange
 from ..errors import FiableError, UnsupportedFormatError
 from ..loaders import SUPPORTED_EXTENSIONS
 from ..governance.access import OWNER, Principal, can, check, read_scope
@@ -60,6 +61,10 @@ class AskBody(BaseModel):
     experts: bool = Field(False, description="Split the question into its asks and route each "
                           "to the experts that know it (docs/experts.md); `collections` then "
                           "limits the experts.")
+    conversation_id: str | None = Field(None, description="Continue this conversation (POST "
+                                        "/v1/conversations starts one): a follow-up is "
+                                        "understood from the earlier turns, and the answer "
+                                        "is stored as the next turn.")
 
 
 class FeedbackBody(BaseModel):
@@ -141,7 +146,9 @@ def sse(event: str | None, data: Any) -> bytes:
 async def answer_events(state: ServerState, request: Request, question: str,
                         collections: list[str] | None, top_k: int | None,
                         overrides: dict[str, Any] | None = None,
-                        who: Principal = OWNER, experts: bool = False) -> AsyncIterator[Any]:
+                        who: Principal = OWNER, experts: bool = False,
+                        conversation: str | None = None,
+                        history: Sequence[Exchange] = ()) -> AsyncIterator[Any]:
     """The ask events for one question, holding a generation slot for the whole answer.
     Raises ApiError 503 when the queue is full; stops (cancelling generation) when the
     client disconnects."""
@@ -156,7 +163,7 @@ async def answer_events(state: ServerState, request: Request, question: str,
                     question, readable=collections, top_k=top_k, overrides=overrides,
                     principal=who) if experts else ws.ask_stream(
                     question, collections=collections, top_k=top_k, overrides=overrides,
-                    principal=who))
+                    principal=who, conversation=conversation, history=history))
                 checked = time.perf_counter()
                 async for event in events:
                     if isinstance(event, Done):
@@ -328,8 +335,13 @@ def create_app(workspace: Any, *, auth: bool = True, slots: int | None = None) -
         """Answer a question with cited sentences; ``stream`` for server-sent events."""
         # 404/403 before the queue, not inside a stream
         await asyncio.to_thread(workspace.readable, who, body.collections)
+        if body.conversation_id is not None:
+            if body.experts:
+                raise ApiError(400, "experts_in_conversation", "experts answers are not kept "
+                               "in conversations yet", hint="drop `experts` or `conversation_id`")
+            await asyncio.to_thread(workspace.conversations.get, body.conversation_id, who.name)
         events = answer_events(state, request, body.question, body.collections, body.top_k,
-                               who=who, experts=body.experts)
+                               who=who, experts=body.experts, conversation=body.conversation_id)
         if not body.stream:
             async for event in events:
                 if isinstance(event, Done):
@@ -570,9 +582,11 @@ def create_app(workspace: Any, *, auth: bool = True, slots: int | None = None) -
             collections=getattr(workspace, "collection_settings", None), verify=verify)
         return {"models": models, "rehashed": verify}
 
+    from .conversations_api import add_conversation_routes
     from .openai_api import add_openai_routes
 
     add_openai_routes(app, state)
+    add_conversation_routes(app, state)
     return app
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 from ..errors import (AccessDeniedError, EmbeddingModelMismatchError, FiableError, FileTooLargeError,
                       InputTooLargeError, InvalidFeedbackError, LoadError, ModelError,
-                      StoreError, UnknownCollectionError, UnknownTraceError,
+                      StoreError, UnknownCollectionError, UnknownConversationError,
+                      UnknownTraceError,
                       UnsupportedFormatError, UserError)
 
 __all__ = ["ApiError", "error_body", "status_for"]
@@ -23,6 +24,7 @@ _STATUS: tuple[tuple[type[FiableError], int], ...] = (
     (AccessDeniedError, 403),
     (UnknownCollectionError, 404),
     (UnknownTraceError, 404),
+    (UnknownConversationError, 404),
     (InvalidFeedbackError, 422),
     (InputTooLargeError, 413),
     (FileTooLargeError, 413),

@@ -1,8 +1,12 @@
 """OpenAI-compatible endpoints: ``GET /v1/models`` and ``POST /v1/chat/completions``.
 
 Models name what to search: ``fiable`` (every collection) or ``fiable/<collection>``. The
-question is the last user message (earlier turns are not used: each answer stands on its
-own sources). Citations, per-sentence support and the AI disclosure travel in an extra
+question is the last user message; the ``messages`` before it are the conversation (as
+every OpenAI client sends it): a follow-up ("and below that amount?") is made a standalone
+question from them (:mod:`fiable.conversations`). Earlier assistant messages are the
+client's to send and may be forged: they only ever help word the question, never count as
+evidence; each answer stands on its own retrieved sources. Nothing is stored as a thread
+(``POST /v1/ask`` with ``conversation_id`` does that). Citations, per-sentence support and the AI disclosure travel in an extra
 ``fiable`` field of the response (and of the last stream chunk), which OpenAI clients keep
 as an extra attribute, so the official client works unchanged.
 
@@ -27,6 +31,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from ..answer import Answer, Done
+from ..conversations import Exchange
 from ..errors import FiableError
 from ..governance.access import Principal, read_scope
 from .app import ServerState, answer_events, principal, sse, started
@@ -58,6 +63,18 @@ def _text(content: str | list[dict[str, Any]] | None) -> str:
     return content or ""
 
 
+def _history(messages: list[ChatMessage]) -> list[Exchange]:
+    """The turns before the last user message: each user message with the assistant reply
+    that follows it (empty when none); system and tool messages are not turns."""
+    turns: list[Exchange] = []
+    for m in messages:
+        if m.role == "user":
+            turns.append(Exchange(_text(m.content).strip(), ""))
+        elif m.role == "assistant" and turns and not turns[-1].answer:
+            turns[-1] = Exchange(turns[-1].question, _text(m.content).strip())
+    return [t for t in turns if t.question]
+
+
 def _extra(answer: Answer) -> dict[str, Any]:
     return {"trace_id": answer.trace_id, "text": answer.text, "abstained": answer.abstained,
             "abstain_code": answer.abstain_code, "explanation": answer.explanation,
@@ -66,7 +83,8 @@ def _extra(answer: Answer) -> dict[str, Any]:
             "embedder_model": answer.embedder_model, "disclosure": answer.disclosure,
             "cited_sources": [s.number for s in answer.cited_sources],
             "sentences": [dataclasses.asdict(s) for s in answer.sentences],
-            "sources": [dataclasses.asdict(s) for s in answer.sources]}
+            "sources": [dataclasses.asdict(s) for s in answer.sources],
+            "followup": answer.followup}
 
 
 def _usage(answer: Answer) -> dict[str, int]:
@@ -131,12 +149,14 @@ def add_openai_routes(app: FastAPI, state: ServerState) -> None:
         """An answer from the documents, in OpenAI's chat completion format."""
         collections = await asyncio.to_thread(collections_for, body.model, who)
         await asyncio.to_thread(workspace.readable, who, collections)
-        users = [m for m in body.messages if m.role == "user"]
-        question = _text(users[-1].content).strip() if users else ""
+        users = [i for i, m in enumerate(body.messages) if m.role == "user"]
+        question = _text(body.messages[users[-1]].content).strip() if users else ""
         if not question:
             raise ApiError(400, "no_question", "no user message with text to answer",
                            hint='send messages: [{"role": "user", "content": "..."}]')
-        events = answer_events(state, request, question, collections, None, who=who)
+        history = _history(body.messages[:users[-1]])
+        events = answer_events(state, request, question, collections, None, who=who,
+                               history=history)
         created = int(time.time())
         if not body.stream:
             async for event in events:

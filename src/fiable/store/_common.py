@@ -6,12 +6,22 @@ import json
 from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
-from ..errors import EmbeddingModelMismatchError, StoreError, UnknownCollectionError, UserError
+from ..errors import (EmbeddingModelMismatchError, StoreError, UnknownCollectionError,
+                      UnknownConversationError, UserError)
 from ..chunking import Chunk
 from .base import DocumentInfo, DocumentWrite, StoredChunk
 
-__all__ = ["model_of", "check_chunks_match_vectors", "check_collection_name", "key_name_taken", "document_info", "document_write", "missing_collections", "mixed_models_search", "model_mismatch",
+__all__ = ["ERASED_TITLE", "model_of", "missing_conversation", "check_chunks_match_vectors", "check_collection_name", "key_name_taken", "document_info", "document_write", "missing_collections", "mixed_models_search", "model_mismatch",
            "now", "stored_chunk"]
+
+
+ERASED_TITLE = "[erased]"  # a conversation title that named an erased subject
+
+
+def missing_conversation(conversation_id: str) -> UnknownConversationError:
+    return UnknownConversationError(f"no conversation {conversation_id!r}",
+                                    hint="list yours with `fiable conversations` or "
+                                    "GET /v1/conversations, or start a new one")
 
 
 def now() -> str:

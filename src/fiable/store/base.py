@@ -34,6 +34,12 @@ Contract:
   each record after the head inside one transaction), ``prune_audit`` leaves a checkpoint.
 - Erasure: ``find_records`` finds a subject's words outside the documents, ``erase_records``
   deletes those records and blanks audit content (the chain still verifies).
+- Conversations (``create_conversation``, ``add_turn``, ...): a thread has an ``owner`` and
+  its turns (JSON records, oldest first); ``conversations(owner)`` lists summaries last
+  updated first; ``add_turn`` to a missing thread raises UnknownConversationError;
+  deleting a thread deletes its turns. The store does not check who asks: the owner check
+  is :mod:`fiable.conversations`'s. ``find_records`` / ``erase_records`` cover turns and
+  titles.
 - Evaluation runs (``save_eval_run``) are kept in insertion order with increasing ids;
   ``eval_runs`` lists summaries newest first.
 """
@@ -180,6 +186,20 @@ class Store(Protocol):
 
     def eval_run(self, run_id: int) -> tuple[dict[str, Any], list[dict[str, Any]]] | None: ...
 
+    def create_conversation(self, conversation_id: str, owner: str, title: str
+                            ) -> dict[str, Any]: ...
+
+    def conversations(self, owner: str | None = None, limit: int = 50
+                      ) -> list[dict[str, Any]]: ...
+
+    def conversation(self, conversation_id: str) -> dict[str, Any] | None: ...
+
+    def add_turn(self, conversation_id: str, record: dict[str, Any]) -> int: ...
+
+    def rename_conversation(self, conversation_id: str, title: str) -> bool: ...
+
+    def delete_conversation(self, conversation_id: str) -> bool: ...
+
     def save_feedback(self, record: dict[str, Any]) -> int: ...
 
     def feedback(self, limit: int = 100, trace_id: str | None = None) -> list[dict[str, Any]]: ...
@@ -213,7 +233,8 @@ class Store(Protocol):
     def find_records(self, needles: Sequence[str]) -> dict[str, list[Any]]: ...
 
     def erase_records(self, *, asks: Sequence[str] = (), feedback: Sequence[int] = (),
-                      eval_runs: Sequence[int] = (), audit: Sequence[int] = ()
+                      eval_runs: Sequence[int] = (), audit: Sequence[int] = (),
+                      turns: Sequence[int] = (), conversations: Sequence[str] = ()
                       ) -> dict[str, int]: ...
 
     def close(self) -> None: ...

@@ -196,6 +196,32 @@ def m006_languages(conn: sqlite3.Connection) -> None:
                          (chunk_id, index_text(text, lang), index_text(context, lang)))
 
 
+def m007_conversations(conn: sqlite3.Connection) -> None:
+    """Conversations (issue 18): a thread has an owner (the principal who started it) and
+    its turns, each a JSON record (message, standalone question, answer with sources)."""
+    _run(
+        conn,
+        """
+        CREATE TABLE conversations (
+            id TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            title TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX conversations_owner ON conversations(owner, updated_at);
+        CREATE TABLE conversation_turns (
+            id INTEGER PRIMARY KEY,
+            conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+            created_at TEXT NOT NULL,
+            trace_id TEXT,
+            record TEXT NOT NULL
+        );
+        CREATE INDEX conversation_turns_thread ON conversation_turns(conversation_id, id);
+        """
+    )
+
+
 MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("001_initial", m001_initial),
     ("002_ask_log", m002_ask_log),
@@ -203,6 +229,7 @@ MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
     ("004_feedback_and_keys", m004_feedback_and_keys),
     ("005_governance", m005_governance),
     ("006_languages", m006_languages),
+    ("007_conversations", m007_conversations),
 ]
 
 

@@ -289,6 +289,19 @@ def _languages(conn: Any) -> None:
     _recount_collections(conn)
 
 
+def _conversations(conn: Any) -> None:
+    """Conversations and their turns (see migrations.py, 007_conversations)."""
+    conn.execute("""CREATE TABLE conversations (
+        id TEXT PRIMARY KEY, owner TEXT NOT NULL, title TEXT NOT NULL,
+        created_at TEXT NOT NULL, updated_at TEXT NOT NULL)""")
+    conn.execute("CREATE INDEX conversations_owner ON conversations(owner, updated_at)")
+    conn.execute("""CREATE TABLE conversation_turns (
+        id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        conversation_id TEXT NOT NULL REFERENCES conversations(id) ON DELETE CASCADE,
+        created_at TEXT NOT NULL, trace_id TEXT, record TEXT NOT NULL)""")
+    conn.execute("CREATE INDEX conversation_turns_thread ON conversation_turns(conversation_id, id)")
+
+
 PG_MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("001_initial", _initial),
     ("002_porter_tokens", _porter_tokens),
@@ -296,6 +309,7 @@ PG_MIGRATIONS: list[tuple[str, Callable[[Any], None]]] = [
     ("004_feedback_and_keys", _feedback_and_keys),
     ("005_governance", _governance),
     ("006_languages", _languages),
+    ("007_conversations", _conversations),
 ]
 
 

@@ -33,9 +33,10 @@ import numpy.typing as npt
 
 from ..errors import ConfigError, EmbeddingModelMismatchError, StoreError
 from ..lexical import DEFAULT_LANGUAGE, index_text, query_terms
-from ._common import (MODELS_SQL, check_chunks_match_vectors, check_collection_name, document_info,
+from ._common import (ERASED_TITLE, MODELS_SQL, check_chunks_match_vectors, check_collection_name, document_info,
                       document_write, key_name_taken, missing_collections, model_of,
-                      models_by_collection, mixed_models_search, model_mismatch, now, stored_chunk)
+                      models_by_collection, missing_conversation, mixed_models_search, model_mismatch, now,
+                      stored_chunk)
 from .base import CollectionInfo, DocumentInfo, DocumentWrite, ScoredId, StoredChunk
 from ..governance.chain import GENESIS, seal
 from .pg_migrations import (ANALYSED_POSTINGS, NEW_CHUNKS_TABLE, analysed_length,
@@ -524,6 +525,56 @@ class PostgresStore:
             rows = self._query("SELECT record FROM asks ORDER BY id DESC LIMIT %s", (limit,))
         return [json.loads(r["record"]) for r in rows]
 
+    # -- conversations ------------------------------------------------------------------
+    def create_conversation(self, conversation_id: str, owner: str, title: str) -> dict[str, Any]:
+        at = now()
+        with self._tx() as conn:
+            conn.execute("INSERT INTO conversations(id, owner, title, created_at, updated_at) "
+                         "VALUES (%s, %s, %s, %s, %s)", (conversation_id, owner, title, at, at))
+        return {"id": conversation_id, "owner": owner, "title": title, "created_at": at,
+                "updated_at": at, "turns": 0}
+
+    def conversations(self, owner: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        return self._query(
+            "SELECT c.id, c.owner, c.title, c.created_at, c.updated_at, "
+            "(SELECT COUNT(*) FROM conversation_turns t WHERE t.conversation_id = c.id) AS turns "
+            "FROM conversations c WHERE %(o)s::text IS NULL OR c.owner = %(o)s "
+            "ORDER BY c.updated_at DESC, c.ctid DESC LIMIT %(n)s", {"o": owner, "n": limit})
+
+    def conversation(self, conversation_id: str) -> dict[str, Any] | None:
+        with self._tx() as conn:
+            head = conn.execute("SELECT id, owner, title, created_at, updated_at FROM "
+                                "conversations WHERE id = %s", (conversation_id,)).fetchone()
+            if head is None:
+                return None
+            turns = conn.execute("SELECT id, created_at, record FROM conversation_turns "
+                                 "WHERE conversation_id = %s ORDER BY id",
+                                 (conversation_id,)).fetchall()
+        return {**head, "turns": [{**json.loads(t["record"]), "id": t["id"],
+                                   "created_at": t["created_at"]} for t in turns]}
+
+    def add_turn(self, conversation_id: str, record: dict[str, Any]) -> int:
+        at = now()
+        with self._tx() as conn:
+            if conn.execute("UPDATE conversations SET updated_at = %s WHERE id = %s",
+                            (at, conversation_id)).rowcount == 0:
+                raise missing_conversation(conversation_id)
+            row = conn.execute("INSERT INTO conversation_turns(conversation_id, created_at, "
+                               "trace_id, record) VALUES (%s, %s, %s, %s) RETURNING id",
+                               (conversation_id, at, record.get("trace_id"),
+                                json.dumps(record))).fetchone()
+        return int(row["id"])
+
+    def rename_conversation(self, conversation_id: str, title: str) -> bool:
+        with self._tx() as conn:
+            return conn.execute("UPDATE conversations SET title = %s WHERE id = %s",
+                                (title, conversation_id)).rowcount > 0
+
+    def delete_conversation(self, conversation_id: str) -> bool:
+        with self._tx() as conn:
+            return conn.execute("DELETE FROM conversations WHERE id = %s",
+                                (conversation_id,)).rowcount > 0
+
     # -- feedback and API keys ----------------------------------------------------------
     def save_feedback(self, record: dict[str, Any]) -> int:
         """Append one feedback record (``trace_id`` required); return its id."""
@@ -636,16 +687,23 @@ class PostgresStore:
         return {"asks": hits("SELECT trace_id AS k FROM asks", "record"),
                 "feedback": hits("SELECT id AS k FROM feedback", "record"),
                 "eval_runs": hits("SELECT id AS k FROM eval_runs", "items"),
-                "audit": hits("SELECT seq AS k FROM audit", "content")}
+                "audit": hits("SELECT seq AS k FROM audit", "content"),
+                "turns": hits("SELECT id AS k FROM conversation_turns", "record"),
+                "conversations": hits("SELECT id AS k FROM conversations", "title")}
 
     def erase_records(self, *, asks: Sequence[str] = (), feedback: Sequence[int] = (),
-                      eval_runs: Sequence[int] = (), audit: Sequence[int] = ()) -> dict[str, int]:
+                      eval_runs: Sequence[int] = (), audit: Sequence[int] = (),
+                      turns: Sequence[int] = (), conversations: Sequence[str] = ()
+                      ) -> dict[str, int]:
         counts = {}
         with self._tx() as conn:
             for name, sql, ids in (
                     ("asks", "DELETE FROM asks WHERE trace_id = ANY(%s)", list(asks)),
                     ("feedback", "DELETE FROM feedback WHERE id = ANY(%s)", list(feedback)),
                     ("eval_runs", "DELETE FROM eval_runs WHERE id = ANY(%s)", list(eval_runs)),
+                    ("turns", "DELETE FROM conversation_turns WHERE id = ANY(%s)", list(turns)),
+                    ("conversations", f"UPDATE conversations SET title = '{ERASED_TITLE}' "
+                                      "WHERE id = ANY(%s)", list(conversations)),
                     ("audit", "UPDATE audit SET content = NULL WHERE seq = ANY(%s) "
                               "AND content IS NOT NULL", list(audit))):
                 counts[name] = conn.execute(sql, (ids,)).rowcount if ids else 0

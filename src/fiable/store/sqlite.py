@@ -23,9 +23,10 @@ import numpy.typing as npt
 
 from ..errors import EmbeddingModelMismatchError, StoreError
 from ..lexical import DEFAULT_LANGUAGE, index_text, query_terms
-from ._common import (MODELS_SQL, check_chunks_match_vectors, check_collection_name, document_info,
+from ._common import (ERASED_TITLE, MODELS_SQL, check_chunks_match_vectors, check_collection_name, document_info,
                       document_write, key_name_taken, missing_collections, model_of,
-                      models_by_collection, mixed_models_search, model_mismatch, now, stored_chunk)
+                      models_by_collection, missing_conversation, mixed_models_search, model_mismatch, now,
+                      stored_chunk)
 from .base import CollectionInfo, DocumentInfo, DocumentWrite, ScoredId, StoredChunk
 from ..governance.chain import GENESIS, seal
 from .migrations import apply_migrations
@@ -448,6 +449,63 @@ class SQLiteStore:
             rows = self._query("SELECT record FROM asks ORDER BY id DESC LIMIT ?", (limit,))
         return [json.loads(r["record"]) for r in rows]
 
+    # -- conversations ------------------------------------------------------------------
+    def create_conversation(self, conversation_id: str, owner: str, title: str) -> dict[str, Any]:
+        """A new, empty conversation of ``owner``; returns its summary."""
+        at = now()
+        with self._write() as conn:
+            conn.execute("INSERT INTO conversations(id, owner, title, created_at, updated_at) "
+                         "VALUES (?, ?, ?, ?, ?)", (conversation_id, owner, title, at, at))
+        return {"id": conversation_id, "owner": owner, "title": title, "created_at": at,
+                "updated_at": at, "turns": 0}
+
+    def conversations(self, owner: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
+        """Conversation summaries (with their number of turns), last updated first."""
+        rows = self._query(
+            "SELECT c.id, c.owner, c.title, c.created_at, c.updated_at, "
+            "(SELECT COUNT(*) FROM conversation_turns t WHERE t.conversation_id = c.id) AS turns "
+            "FROM conversations c WHERE ? IS NULL OR c.owner = ? "
+            "ORDER BY c.updated_at DESC, c.rowid DESC LIMIT ?", (owner, owner, limit))
+        return [dict(r) for r in rows]
+
+    def conversation(self, conversation_id: str) -> dict[str, Any] | None:
+        """One conversation with its turn records (oldest first, each with ``id`` and
+        ``created_at``), or None."""
+        with self._lock:
+            head = self._conn.execute(
+                "SELECT id, owner, title, created_at, updated_at FROM conversations WHERE id = ?",
+                (conversation_id,)).fetchone()
+            if head is None:
+                return None
+            turns = self._conn.execute(
+                "SELECT id, created_at, record FROM conversation_turns "
+                "WHERE conversation_id = ? ORDER BY id", (conversation_id,)).fetchall()
+        return {**dict(head), "turns": [{**json.loads(t["record"]), "id": t["id"],
+                                          "created_at": t["created_at"]} for t in turns]}
+
+    def add_turn(self, conversation_id: str, record: dict[str, Any]) -> int:
+        """Append one turn to a conversation (UnknownConversationError when it is gone)."""
+        at = now()
+        with self._write() as conn:
+            if conn.execute("UPDATE conversations SET updated_at = ? WHERE id = ?",
+                            (at, conversation_id)).rowcount == 0:
+                raise missing_conversation(conversation_id)
+            cur = conn.execute("INSERT INTO conversation_turns(conversation_id, created_at, "
+                               "trace_id, record) VALUES (?, ?, ?, ?)",
+                               (conversation_id, at, record.get("trace_id"), json.dumps(record)))
+            return int(cur.lastrowid or 0)
+
+    def rename_conversation(self, conversation_id: str, title: str) -> bool:
+        with self._write() as conn:
+            return conn.execute("UPDATE conversations SET title = ? WHERE id = ?",
+                                (title, conversation_id)).rowcount > 0
+
+    def delete_conversation(self, conversation_id: str) -> bool:
+        """Delete a conversation and its turns; False when there was none."""
+        with self._write() as conn:
+            return conn.execute("DELETE FROM conversations WHERE id = ?",
+                                (conversation_id,)).rowcount > 0
+
     # -- feedback and API keys ----------------------------------------------------------
     def save_feedback(self, record: dict[str, Any]) -> int:
         """Append one feedback record (``trace_id`` required); return its id."""
@@ -571,18 +629,26 @@ class SQLiteStore:
         return {"asks": hits("SELECT trace_id FROM asks", "record"),
                 "feedback": hits("SELECT id FROM feedback", "record"),
                 "eval_runs": hits("SELECT id FROM eval_runs", "items"),
-                "audit": hits("SELECT seq FROM audit", "content")}
+                "audit": hits("SELECT seq FROM audit", "content"),
+                "turns": hits("SELECT id FROM conversation_turns", "record"),
+                "conversations": hits("SELECT id FROM conversations", "title")}
 
     def erase_records(self, *, asks: Sequence[str] = (), feedback: Sequence[int] = (),
-                      eval_runs: Sequence[int] = (), audit: Sequence[int] = ()) -> dict[str, int]:
-        """Delete ask-log records, feedback and evaluation runs, and blank the content of
-        audit records (their chain stays valid), in one transaction; return the counts."""
+                      eval_runs: Sequence[int] = (), audit: Sequence[int] = (),
+                      turns: Sequence[int] = (), conversations: Sequence[str] = ()
+                      ) -> dict[str, int]:
+        """Delete ask-log records, feedback, evaluation runs and conversation turns, blank
+        the titles of ``conversations`` and the content of audit records (their chain stays
+        valid), in one transaction; return the counts."""
         counts = {}
         with self._write() as conn:
             for name, sql, ids in (
                     ("asks", "DELETE FROM asks WHERE trace_id = ?", asks),
                     ("feedback", "DELETE FROM feedback WHERE id = ?", feedback),
                     ("eval_runs", "DELETE FROM eval_runs WHERE id = ?", eval_runs),
+                    ("turns", "DELETE FROM conversation_turns WHERE id = ?", turns),
+                    ("conversations", f"UPDATE conversations SET title = '{ERASED_TITLE}' "
+                                      "WHERE id = ?", conversations),
                     ("audit", "UPDATE audit SET content = NULL WHERE seq = ? "
                               "AND content IS NOT NULL", audit)):
                 counts[name] = sum(conn.execute(sql, (i,)).rowcount for i in ids)
