@@ -123,3 +123,38 @@ def test_ask_explain_shows_scores_support_and_the_prompt(env, capsys):
     for part in ("Decision: answered", "Passages (fused score", "score ", "Sentences:",
                  "support ", "lexical ", "Prompt sent to the model:", "--- system ---"):
         assert part in out, part
+
+
+def test_chat_keeps_the_conversation_and_resumes_it(env, capsys):
+    import re
+
+    from click.testing import CliRunner
+
+    from fiable.cli import cli
+
+    handbook = copy_handbook(env)
+    runner = CliRunner()
+    assert runner.invoke(cli, ["ingest", str(handbook)]).exit_code == 0
+    result = runner.invoke(cli, ["chat"], input="Who approves expense claims over 500 euros?\n"
+                           "And below that amount?\n\n")
+    assert result.exit_code == 0, result.output
+    assert "(understood as: And below that amount? (follow-up to: Who approves" in result.output
+    [thread_id] = re.findall(r"fiable chat --resume ([0-9a-f]{32})", result.output)
+    code, out, _ = run(capsys, "conversations")
+    assert code == 0 and thread_id in out and "2 turns" in out
+    assert "Who approves expense claims over 500 euros?" in out  # titled by the first message
+    resumed = runner.invoke(cli, ["chat", "--resume", thread_id], input="And for interns?\n\n")
+    assert resumed.exit_code == 0, resumed.output
+    assert "? And below that amount?" in resumed.output  # the earlier turns, shown again
+    assert "(understood as: And for interns? (follow-up to: And below that amount?" in resumed.output
+    code, out, _ = run(capsys, "conversations", "show", thread_id, "--json")
+    assert code == 0 and len(json.loads(out)["turns"]) == 3
+    assert run(capsys, "conversations", "rename", thread_id, "Claims")[0] == 0
+    code, out, _ = run(capsys, "conversations", "show", thread_id)
+    assert "Claims" in out
+    code, _, err = run(capsys, "conversations", "show", thread_id, "--as", "bob")
+    assert code == 2 and "no conversation" in err and "fix:" in err
+    code, _, err = run(capsys, "chat", "--resume", "0" * 32)
+    assert code == 2 and "no conversation" in err
+    assert run(capsys, "conversations", "delete", thread_id)[0] == 0
+    assert "no conversations yet" in run(capsys, "conversations")[1]

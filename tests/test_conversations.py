@@ -78,6 +78,16 @@ def test_merge_mode_calls_no_model_and_french_says_so_in_french() -> None:
     assert made.question == "Et pour les stagiaires ? (suite de : Qui valide les notes de frais ?)"
 
 
+def test_a_run_of_follow_ups_keeps_two_questions_of_context() -> None:
+    history = [CLAIMS[0]]
+    for message in ("And below that amount?", "And for interns?", "What about in France?",
+                    "And for part-time staff?"):
+        made = standalone_question(message, history, generator_factory=_no_model, mode="merge")
+        history.append(Exchange(made.question, "An answer."))
+    assert made.question == ("And for part-time staff? (follow-up to: What about in France? "
+                             "Who approves expense claims over 500 euros?)")
+
+
 def test_only_the_last_turns_are_shown_to_the_rewrite() -> None:
     history = [Exchange(f"Question number {i} about topic{i}?", f"Answer {i}.") for i in range(40)]
     gen = FakeGenerator(responses=["What about topic39 and topic38 again?"])

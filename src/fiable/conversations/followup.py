@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ..generators.base import ChatMessage, GenerationOptions, Generator
-from ..sentences import content_words, word_tokens
+from ..sentences import content_words, split_sentences, word_tokens
 from ..templates import load_prompt
 
 __all__ = ["Exchange", "Standalone", "needs_context", "standalone_question"]
@@ -126,8 +126,24 @@ def standalone_question(
 
 
 def _merge(message: str, previous: str, language: str) -> str:
-    link = "suite de" if language == "fr" else "follow-up to"
-    return f"{message} ({link} : {previous})" if language == "fr" else f"{message} ({link}: {previous})"
+    """``message`` followed by what it follows: the previous message and, when that was a
+    follow-up too, the question its chain started from (so a long run of follow-ups stays
+    two questions of context, not a growing nest)."""
+    said, context = _merged_parts(previous)
+    root = split_sentences(context)[-1] if context else ""
+    follows = f"{said} {root}" if root and root != said else said
+    if language == "fr":
+        return f"{message} (suite de : {follows})"
+    return f"{message} (follow-up to: {follows})"
+
+
+_MERGED = re.compile(r"^(?P<said>.*?) \((?:follow-up to: |suite de : )(?P<context>.*)\)$", re.S)
+
+
+def _merged_parts(question: str) -> tuple[str, str]:
+    """(the message, its context) of a merged question; (question, "") otherwise."""
+    found = _MERGED.match(question)
+    return (found["said"], found["context"]) if found else (question, "")
 
 
 def _transcript(history: Sequence[Exchange], language: str) -> str:
