@@ -123,6 +123,17 @@ def test_a_thread_keeps_its_turns_and_a_follow_up_is_asked_standalone(ws) -> Non
     assert record["answer"]["followup"]["message"] == "And below that amount?"
 
 
+def test_a_thread_reads_back_as_said_while_the_ask_log_is_masked(ws) -> None:
+    thread = ws.conversations.start("local")
+    answer = ws.ask("Does Jane Roe approve expense claims over 500 euros?",
+                    conversation=thread["id"])
+    [turn] = ws.conversations.get(thread["id"], "local")["turns"]
+    assert turn["message"] == "Does Jane Roe approve expense claims over 500 euros?"
+    assert turn["answer"]["text"] == answer.text
+    [logged] = ws.history(trace_id=answer.trace_id)
+    assert "Jane Roe" not in logged["question"]  # pii_logs = "mask" still masks the log
+
+
 def test_a_history_given_by_the_caller_is_used_and_stored_nowhere(ws) -> None:
     answer = ws.ask("And below that amount?", history=CLAIMS)
     assert answer.followup["method"] == "merge" and answer.conversation_id is None
@@ -189,8 +200,7 @@ def test_a_forged_earlier_answer_is_never_evidence(ws) -> None:
 
 
 def test_erasure_reaches_the_turns_that_name_the_subject(tmp_path) -> None:
-    # pii_logs = "keep": masked turns would hold no name to erase
-    ws = fake_workspace(tmp_path / "ws", followup_rewrite="merge", pii_logs="keep")
+    ws = fake_workspace(tmp_path / "ws", followup_rewrite="merge")  # pii_logs = "mask"
     ws.ingest([copy_handbook(tmp_path)], collection="handbook")
     thread = ws.conversations.start("local")
     ws.ask("Does Jane Roe approve expense claims?", conversation=thread["id"])

@@ -258,6 +258,86 @@ def test_not_in_the_documents(page):
     assert by_id(driver, "passage-dialog").get_attribute("open") is None
 
 
+EXPENSE_QUESTION = "Who approves expense claims over 500 euros?"
+FOLLOW_UP = "And below that amount?"
+PAID_LEAVE_QUESTION = "How many days of paid annual leave do employees get per year?"
+
+
+def test_the_conversation_is_kept_reopened_and_listed(page, workspace):
+    driver = page("/")
+    messages = [EXPENSE_QUESTION, FOLLOW_UP, PAID_LEAVE_QUESTION]
+    turns = [ask(driver, message) for message in messages]
+    shown = driver.find_elements(By.CSS_SELECTOR, "#conversation .turn")
+    assert [t.find_element(By.CSS_SELECTOR, ".turn-question").text for t in shown] == (
+        messages[::-1])  # newest first
+    for turn in shown:
+        assert turn.find_element(By.CSS_SELECTOR, ".answer-text").text.strip()
+        assert turn.get_attribute("data-trace-id")
+    # only the follow-up was rewritten from the earlier turns, and says how it was understood
+    understood = turns[1].find_elements(By.CSS_SELECTOR, ".understood-as")
+    assert len(understood) == 1 and understood[0].text.startswith("Understood as: ")
+    assert understood[0].text != f"Understood as: {FOLLOW_UP}"
+    assert not turns[0].find_elements(By.CSS_SELECTOR, ".understood-as")
+    thread_id = driver.execute_script("return location.hash").removeprefix("#c=")
+    assert thread_id
+    def sources_of(turn: WebElement) -> list[str]:
+        return [b.text for b in turn.find_elements(By.CSS_SELECTOR, ".sources .source-link")]
+
+    answers = [sources_of(t) for t in shown]
+    trace_ids = [t.get_attribute("data-trace-id") for t in shown]
+    assert all(answers), "an answer without sources"
+    understood_text = understood[0].text
+    screenshot(driver, "chat-conversation.png")
+
+    def reopened(message: str) -> list[WebElement]:
+        found = wait(driver, lambda d: len(d.find_elements(
+            By.CSS_SELECTOR, "#conversation .turn .feedback")) == 3, message=message)
+        assert found
+        again = driver.find_elements(By.CSS_SELECTOR, "#conversation .turn")
+        assert [t.find_element(By.CSS_SELECTOR, ".turn-question").text for t in again] == (
+            messages[::-1])
+        # the stored answers (their text as the thread keeps it) with the same sources
+        assert [t.find_element(By.CSS_SELECTOR, ".answer-text").text.strip() != ""
+                for t in again] == [True] * 3
+        assert [sources_of(t) for t in again] == answers
+        assert again[1].find_element(By.CSS_SELECTOR, ".understood-as").text == understood_text
+        assert not by_id(driver, "empty-state").is_displayed()
+        return again
+
+    # a reload reopens the same thread, rendered like the live answers (citations, feedback)
+    driver.refresh()
+    wait(driver, lambda d: d.execute_script("return document.readyState") == "complete")
+    again = reopened("the thread to reopen after a reload")
+    assert driver.execute_script("return location.hash") == f"#c={thread_id}"
+    assert [t.get_attribute("data-trace-id") for t in again] == trace_ids  # feedback's key
+    assert again[0].find_elements(By.CSS_SELECTOR, ".answer-text button.cite")
+    thumb = again[0].find_element(By.CSS_SELECTOR, "button.thumb-up")
+    thumb.click()
+    wait(driver, lambda d: thumb.get_attribute("aria-pressed") == "true",
+         message="feedback on a reopened answer")
+    assert [f["rating"] for f in workspace.store.feedback(trace_id=trace_ids[0])] == ["up"]
+
+    # "New conversation": an empty view and no thread in the URL; the old one is listed
+    new = by_id(driver, "new-conversation")
+    assert new.text == "New conversation"
+    new.click()
+    wait(driver, lambda d: not d.find_elements(By.CSS_SELECTOR, "#conversation .turn"),
+         message="the view to empty")
+    assert by_id(driver, "empty-state").is_displayed()
+    assert driver.execute_script("return location.hash") == ""
+    listed = wait(driver, lambda d: d.find_elements(
+        By.CSS_SELECTOR, f"#thread-list button.thread-button[data-id='{thread_id}']"),
+        message="the earlier thread in the list")[0]
+    assert EXPENSE_QUESTION[:20] in listed.text and "3 questions" in listed.text
+    assert listed.find_element(By.XPATH, "ancestor::aside") and listed.find_element(
+        By.XPATH, "ancestor::nav")
+    listed.click()
+    reopened("the listed thread to open")
+    assert driver.execute_script("return location.hash") == f"#c={thread_id}"
+    assert by_id(driver, "thread-list").find_element(
+        By.CSS_SELECTOR, f"[data-id='{thread_id}']").get_attribute("aria-current") == "true"
+
+
 @pytest.fixture(scope="module")
 def verifying_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A server whose model drafts a made-up answer that verify = abstain then refuses."""

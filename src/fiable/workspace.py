@@ -473,8 +473,13 @@ class Workspace:
                         event.answer, conversation_id=conversation))
                 self._record_answer(event, settings, who, exporter)
                 if conversation is not None:
-                    self.conversations.record(conversation, who.name, event.answer,
-                                              mask=lambda r: self._logged(r, settings))
+                    # the owner's own exchange, kept as the pipeline saw it (the question after
+                    # the `pii` policy; pii_logs is for logs: masking a thread would garble it
+                    # when reopened and for the next follow-up); no passage text without
+                    # trace_content
+                    self.conversations.record(
+                        conversation, who.name, event.answer,
+                        mask=None if settings.trace_content else _without_content)
             yield event
 
     def _prepare(self, question: str, collections: Sequence[str] | None,
@@ -523,8 +528,8 @@ class Workspace:
         return self._logged(record, settings)
 
     def _logged(self, record: dict[str, Any], settings: Settings) -> dict[str, Any]:
-        """A record as it may be kept: without passage text unless ``trace_content``,
-        personal data masked with ``pii_logs = "mask"`` (ask log and conversation turns)."""
+        """A record as it may be logged: without passage text unless ``trace_content``,
+        personal data masked with ``pii_logs = "mask"``."""
         if not settings.trace_content:
             record = _without_content(record)
         if settings.pii_logs == "mask":

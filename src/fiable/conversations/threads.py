@@ -3,10 +3,11 @@
 Only the owner (the principal who started it) opens, lists, renames, deletes or continues
 a thread; for anyone else a thread does not exist (:class:`UnknownConversationError`, the
 same answer as for an id never used, so a guessed id reveals nothing). Each turn keeps the
-message as typed, the standalone question answered and the answer with its sources and
-support, as the ask log keeps it (masked the same way with ``pii_logs = "mask"``); the ask
-log and the audit trail keep the request itself, under the turn's trace id, so erasure and
-retention reach turns through the same records.
+message, the standalone question answered and the answer with its sources and support, as
+the pipeline saw them (the question after the ``pii`` policy; ``pii_logs`` masks the logs,
+not the owner's own thread, which would be garbled when reopened and for the next
+follow-up); the ask log and the audit trail keep the request itself under the turn's trace
+id, and erasure reaches the turns too.
 """
 
 from __future__ import annotations

@@ -3,12 +3,14 @@
 "use strict";
 
 (function () {
-  const { t, el, icon, api, apiJSON, postJSON, describeError, basename, pages, section } =
-    window.Fiable;
+  const { t, el, icon, api, apiJSON, postJSON, describeError, basename, pages, section,
+    formatDate, ApiError } = window.Fiable;
 
   const $ = (id) => document.getElementById(id);
   let busy = false;
   let turnCount = 0;
+  let conversationId = null; // the open thread (also in the URL hash: #c=ID)
+  let opening = 0; // bumped on every open / new conversation: a stale load is dropped
 
   // -- collections ------------------------------------------------------------------------
   async function loadCollections() {
@@ -79,9 +81,7 @@
     const turn = newTurn(question);
     let answered = false;
     try {
-      const response = await postJSON("/v1/ask", {
-        question, collections: collection ? [collection] : null, stream: true,
-      }, { headers: { Accept: "text/event-stream" } });
+      const response = await askInThread(question, collection);
       const type = response.headers.get("Content-Type") || "";
       if (!type.includes("text/event-stream")) {
         turn.done(await response.json()); // a server that answered without streaming
@@ -101,6 +101,24 @@
       if (!answered) throw new window.Fiable.ApiError(0, { message: t("error.network") });
     } catch (exc) {
       turn.failed(exc);
+    }
+  }
+
+  /** POST /v1/ask (streamed) in the open thread, starting one for the first message; a
+   *  thread the server no longer knows is forgotten and a new one started. */
+  async function askInThread(question, collection, retried = false) {
+    const id = await ensureConversation();
+    try {
+      return await postJSON("/v1/ask", {
+        question, collections: collection ? [collection] : null, stream: true,
+        conversation_id: id,
+      }, { headers: { Accept: "text/event-stream" } });
+    } catch (exc) {
+      if (!retried && exc instanceof ApiError && exc.code === "unknown_conversation") {
+        setConversation(null);
+        return askInThread(question, collection, true);
+      }
+      throw exc;
     }
   }
 
@@ -135,6 +153,12 @@
         // the final answer replaces the streamed draft: the pipeline may have changed the
         // text after generation (citations placed, a refusal after verification)
         body.replaceChildren(...renderAnswer(answer, answer.sources || sources));
+        const followup = answer.followup;
+        if (followup && answer.question && answer.question !== followup.message) {
+          // the follow-up as the server understood it from the earlier turns
+          body.prepend(el("p", { class: "understood-as" },
+            t("chat.understoodAs", { question: answer.question })));
+        }
         body.setAttribute("aria-busy", "false");
         article.append(feedbackControls(answer));
         article.classList.toggle("abstained-turn", Boolean(answer.abstained));
@@ -370,6 +394,97 @@
       form, confirm);
   }
 
+  // -- conversations -------------------------------------------------------------------------
+  function hashConversation() {
+    const match = /^#c=([^&]+)/.exec(window.location.hash);
+    return match ? decodeURIComponent(match[1]) : null;
+  }
+
+  /** Remember `id` as the open thread (in the URL hash), or forget it (null). */
+  function setConversation(id) {
+    conversationId = id;
+    const url = window.location.pathname + window.location.search +
+      (id ? `#c=${encodeURIComponent(id)}` : "");
+    if (url !== window.location.pathname + window.location.search + window.location.hash) {
+      window.history.replaceState(null, "", url);
+    }
+    for (const button of document.querySelectorAll("#thread-list .thread-button")) {
+      button.setAttribute("aria-current", String(button.dataset.id === id));
+    }
+  }
+
+  async function ensureConversation() {
+    if (!conversationId) {
+      const thread = await (await postJSON("/v1/conversations", {})).json();
+      setConversation(thread.id);
+    }
+    return conversationId;
+  }
+
+  function clearView() {
+    $("conversation").replaceChildren();
+    $("empty-state").hidden = false;
+    showAskError(null);
+  }
+
+  function startFresh() {
+    opening += 1;
+    setConversation(null);
+    clearView();
+  }
+
+  /** Open a stored thread: each turn's message, then its stored answer, rendered like a live
+   *  one (citations, feedback on its trace id). An unknown id is forgotten silently. */
+  async function openConversation(id) {
+    const token = ++opening;
+    clearView();
+    setConversation(id);
+    let thread;
+    try {
+      thread = await apiJSON(`/v1/conversations/${encodeURIComponent(id)}`);
+    } catch (exc) {
+      if (token !== opening) return;
+      setConversation(null);
+      if (!(exc instanceof ApiError && exc.status === 404)) {
+        $("ask-error").textContent = `${t("threads.loadFailed")} ${describeError(exc)}`;
+      }
+      return;
+    }
+    if (token !== opening) return;
+    for (const turn of thread.turns || []) {
+      const answer = { ...(turn.answer || {}) };
+      if (!answer.question && turn.question) answer.question = turn.question;
+      if (!answer.followup && turn.question && turn.message && turn.question !== turn.message) {
+        answer.followup = { message: turn.message, question: turn.question, method: turn.method };
+      }
+      newTurn(turn.message || turn.question || "").done(answer);
+    }
+  }
+
+  async function loadConversations() {
+    let threads;
+    try {
+      threads = (await apiJSON("/v1/conversations?limit=20")).conversations || [];
+    } catch {
+      return; // the list is a convenience: the chat works without it
+    }
+    $("threads-empty").hidden = threads.length > 0;
+    $("thread-list").replaceChildren(...threads.map((thread) => {
+      const count = thread.turns || 0;
+      return el("li", {}, el("button", {
+        type: "button", class: "thread-button", dataset: { id: thread.id },
+        "aria-current": String(thread.id === conversationId),
+        onclick: () => {
+          if (busy || thread.id === conversationId) return;
+          openConversation(thread.id);
+        },
+      }, el("span", { class: "thread-title" }, thread.title || t("threads.untitled")),
+      el("span", { class: "thread-meta" },
+        `${t(count === 1 ? "threads.turnsOne" : "threads.turns", { count })} · ` +
+        formatDate(thread.updated_at))));
+    }));
+  }
+
   // -- upload -------------------------------------------------------------------------------
   const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -485,6 +600,7 @@
       question.value = "";
       try {
         await ask(text, $("collection").value);
+        loadConversations();
       } finally {
         busy = false;
         button.removeAttribute("aria-disabled");
@@ -499,6 +615,20 @@
       }
     });
     $("upload-form").addEventListener("submit", upload);
+    $("new-conversation").addEventListener("click", () => {
+      if (busy) return;
+      startFresh();
+      question.focus();
+    });
+    window.addEventListener("hashchange", () => {
+      const id = hashConversation();
+      if (busy || id === conversationId) return;
+      if (id) openConversation(id);
+      else startFresh();
+    });
     loadCollections();
+    const stored = hashConversation();
+    if (stored) openConversation(stored);
+    loadConversations();
   });
 })();

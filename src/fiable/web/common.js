@@ -73,6 +73,14 @@
       "chat.thanksRating": "Thank you: your rating was saved.",
       "chat.thanksCorrection": "Thank you: your correction was sent.",
       "chat.correctionEmpty": "Write the correction first.",
+      "chat.understoodAs": "Understood as: {question}",
+      "threads.title": "Conversations",
+      "threads.new": "New conversation",
+      "threads.empty": "No earlier conversations yet.",
+      "threads.untitled": "Untitled conversation",
+      "threads.turns": "{count} questions",
+      "threads.turnsOne": "1 question",
+      "threads.loadFailed": "The conversation could not be opened.",
 
       // passage dialog
       "passage.title": "Source passage",
@@ -218,6 +226,14 @@
       "chat.thanksRating": "Merci : votre avis a été enregistré.",
       "chat.thanksCorrection": "Merci : votre correction a été envoyée.",
       "chat.correctionEmpty": "Écrivez d'abord la correction.",
+      "chat.understoodAs": "Compris comme : {question}",
+      "threads.title": "Conversations",
+      "threads.new": "Nouvelle conversation",
+      "threads.empty": "Aucune conversation précédente.",
+      "threads.untitled": "Conversation sans titre",
+      "threads.turns": "{count} questions",
+      "threads.turnsOne": "1 question",
+      "threads.loadFailed": "La conversation n'a pas pu être ouverte.",
 
       // passage dialog
       "passage.title": "Passage source",
