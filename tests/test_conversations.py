@@ -88,6 +88,17 @@ def test_a_run_of_follow_ups_keeps_two_questions_of_context() -> None:
                              "Who approves expense claims over 500 euros?)")
 
 
+def test_a_huge_earlier_message_does_not_make_a_huge_question() -> None:
+    history = [Exchange("What is the hotel limit? " + "very " * 20000, "x " * 20000)]
+    merged = standalone_question("And in Paris?", history, generator_factory=_no_model,
+                                 mode="merge")
+    assert merged.question.startswith("And in Paris? (follow-up to: What is the hotel limit?")
+    assert len(merged.question) < 450
+    gen = FakeGenerator(responses=["What is the hotel limit in Paris?"])
+    standalone_question("And in Paris?", history, generator_factory=lambda: gen)
+    assert len(gen.calls[0][-1].content) < 1200
+
+
 def test_only_the_last_turns_are_shown_to_the_rewrite() -> None:
     history = [Exchange(f"Question number {i} about topic{i}?", f"Answer {i}.") for i in range(40)]
     gen = FakeGenerator(responses=["What about topic39 and topic38 again?"])

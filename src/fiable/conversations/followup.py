@@ -35,6 +35,7 @@ __all__ = ["Exchange", "Standalone", "needs_context", "standalone_question"]
 
 MAX_TURNS = 3  # earlier turns shown to the rewrite; older ones are dropped
 _ANSWER_CHARS = 300  # of each earlier answer
+_QUESTION_CHARS = 400  # of each earlier question (an OpenAI client may send anything)
 _MAX_REWRITE_CHARS = 400
 _REFERS_BACK = {
     "en": frozenset("""it its it's itself they them their theirs this that these those he him
@@ -131,7 +132,7 @@ def _merge(message: str, previous: str, language: str) -> str:
     two questions of context, not a growing nest)."""
     said, context = _merged_parts(previous)
     root = split_sentences(context)[-1] if context else ""
-    follows = f"{said} {root}" if root and root != said else said
+    follows = _clip(f"{said} {root}" if root and root != said else said, _QUESTION_CHARS)
     if language == "fr":
         return f"{message} (suite de : {follows})"
     return f"{message} (follow-up to: {follows})"
@@ -150,11 +151,14 @@ def _transcript(history: Sequence[Exchange], language: str) -> str:
     user, assistant = ("Utilisateur :", "Assistant :") if language == "fr" else ("User:", "Assistant:")
     lines = []
     for turn in history:
-        answer = _MARKERS.sub("", turn.answer).strip()
-        if len(answer) > _ANSWER_CHARS:
-            answer = answer[:_ANSWER_CHARS - 1] + "…"
-        lines += [f"{user} {_one_line(turn.question)}", f"{assistant} {_one_line(answer)}"]
+        answer = _clip(_MARKERS.sub("", turn.answer).strip(), _ANSWER_CHARS)
+        lines += [f"{user} {_clip(_one_line(turn.question), _QUESTION_CHARS)}",
+                  f"{assistant} {_one_line(answer)}"]
     return "\n".join(lines)
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
 
 
 def _one_line(text: str) -> str:
