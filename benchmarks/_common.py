@@ -85,3 +85,23 @@ def fresh_database(server: str, name: str) -> str:
         return server.replace("/postgres?", f"/{name}?", 1)
     base, _, query = server.partition("?")
     return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+
+
+def fit_logistic(x, y, weight=None, l2: float = 1.0, steps: int = 3000):
+    """Logistic weights over the columns of ``x`` for labels ``y`` (0/1), each row weighing
+    ``weight``: standardised, L2-regularised gradient descent on the weighted log loss, then
+    folded back to the raw features. Returns (intercept, weights) as numpy values."""
+    import numpy as np
+
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    weight = np.ones(len(y)) if weight is None else np.asarray(weight, float)
+    mu = np.average(x, axis=0, weights=weight)
+    sd = np.sqrt(np.average((x - mu) ** 2, axis=0, weights=weight)) + 1e-9
+    z, w, b = (x - mu) / sd, np.zeros(x.shape[1]), 0.0
+    total = weight.sum()
+    for _ in range(steps):
+        g = (1 / (1 + np.exp(-(z @ w + b))) - y) * weight
+        w -= 0.5 * (z.T @ g / total + l2 * w / len(y))
+        b -= 0.5 * g.sum() / total
+    raw = w / sd
+    return float(b - raw @ mu), raw

@@ -39,7 +39,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DATA, machine, table  # noqa: E402
+from _common import DATA, fit_logistic, machine, table  # noqa: E402
 
 import time  # noqa: E402
 
@@ -107,16 +107,8 @@ def fit_weights(ws_dir: Path, folder: Path, skip: int, l2: float = 1.0,
     ex, ey = evalset_features("dev")
     weight = np.concatenate([np.ones(len(y)), np.full(len(ey), evalset_share * len(y) / len(ey))])
     x, y = np.vstack([x, ex]), np.concatenate([y, ey])
-    mu = np.average(x, axis=0, weights=weight)
-    sd = np.sqrt(np.average((x - mu) ** 2, axis=0, weights=weight)) + 1e-9
-    z, w, b = (x - mu) / sd, np.zeros(x.shape[1]), 0.0
-    total = weight.sum()
-    for _ in range(3000):  # gradient descent on the weighted, L2-regularised log loss
-        g = (1 / (1 + np.exp(-(z @ w + b))) - y) * weight
-        w -= 0.5 * (z.T @ g / total + l2 * w / len(questions))
-        b -= 0.5 * g.sum() / total
-    raw = w / sd
-    weights = {"bias": round(float(b - raw @ mu), 3),
+    bias, raw = fit_logistic(x, y, weight, l2 * len(y) / len(questions))  # l2 per SQuAD question
+    weights = {"bias": round(bias, 3),
                **{n: round(float(v), 3) for n, v in zip(FEATURES, raw)}}
     print(f"fitted on SQuAD dev questions {skip + 1}-{skip + len(questions)} ({len(questions)}, "
           f"{int(y[:len(questions)].sum())} answerable) and the evaluation set's dev split "

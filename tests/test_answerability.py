@@ -70,15 +70,17 @@ BAD = "How many days of paid annual leave do employees not get in 2031?"
 
 
 def test_the_classifier_flips_the_decision_before_generation(tmp_path):
-    # scored without abstaining (threshold 0): the generator answers both questions
-    good, _ = _ask(tmp_path / "g", GOOD, answerability="classifier", answerability_threshold=0.0)
-    bad, _ = _ask(tmp_path / "b", BAD, answerability="classifier", answerability_threshold=0.0)
+    # scored without abstaining (thresholds 0): the generator answers both questions
+    good, _ = _ask(tmp_path / "g", GOOD, answerability="classifier", answerability_threshold=0.0,
+                   answer_threshold=0.0)
+    bad, _ = _ask(tmp_path / "b", BAD, answerability="classifier", answerability_threshold=0.0,
+                  answer_threshold=0.0)
     p_good, p_bad = good.answer.answerability["score"], bad.answer.answerability["score"]
     assert not good.answer.abstained and not bad.answer.abstained
     assert p_good > p_bad  # the negation and the absent year lower P(answerable)
     threshold = round((p_good + p_bad) / 2, 4)
     kept, _ = _ask(tmp_path / "k", GOOD, answerability="classifier",
-                   answerability_threshold=threshold)
+                   answerability_threshold=threshold, answer_threshold=0.0)
     refused, generator = _ask(tmp_path / "r", BAD, answerability="classifier",
                               answerability_threshold=threshold)
     assert not kept.answer.abstained

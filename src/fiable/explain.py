@@ -31,8 +31,17 @@ def _answerability(answer: Answer) -> list[str]:
         return []
     verdict = "abstain" if a["abstain"] else "answer"
     facts = ", ".join(f"{k} {v}" for k, v in a["features"].items())
-    return [f"  answerability: P(answerable) {a['score']:.2f} vs threshold {a['threshold']:.2f}"
-            f" -> {verdict}", f"    features: {facts}"]
+    lines = [f"  answerability: P(answerable) {a['score']:.2f} vs threshold {a['threshold']:.2f}"
+             f" -> {verdict}", f"    features: {facts}"]
+    after = a.get("after")
+    if after:  # the answer decision, once the model had answered
+        facts = ", ".join(f"{k} {v}" for k, v in after["features"].items())
+        lines += [f"  answer decision: P(answerable) given the answer {after['score']:.2f} vs "
+                  f"answer_threshold {after['threshold']:.2f} -> "
+                  f"{'abstain' if after['abstain'] else 'answer'}", f"    features: {facts}"]
+        if after.get("anchor"):
+            lines.append(f"    the answer's value stands in: {after['anchor'][:160]!r}")
+    return lines
 
 
 def _followup(answer: Answer) -> list[str]:

@@ -144,6 +144,12 @@ class Settings:
         0.5, "P(answerable) below which `answerability = classifier` abstains (0.5: chosen"
         " on SQuAD 2.0 dev questions 1-100 and the evaluation set's dev split, see"
         " docs/trust.md).")
+    answer_threshold: float = _setting(
+        0.5, "After generation, when the answerability classifier ran: the answer is given only"
+        " when P(answerable), read again with the model's answer (how close it came to"
+        " refusing, whether the passage sentence holding the answer's value holds what the"
+        " question asks about; fiable.trust.decision), reaches this. 0 never withholds an"
+        " answer. See docs/trust.md.")
     quote_min_coverage: float = _setting(
         0.6, "When the model gives no answer (it says 'not in the documents', or only repeats"
         " the question), quote the shown passage sentence that holds the most of the question's"
@@ -339,8 +345,8 @@ def _coerce_all(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
 # (``fiable eval --sweep`` writes them); they apply when a question targets that collection.
 COLLECTION_SETTINGS = ("top_k", "fusion", "rrf_k", "dense_weight", "candidates", "min_relevance",
                        "verify", "support_threshold", "verify_judge", "answerability",
-                       "answerability_threshold", "quote_min_coverage", "pii", "feedback_export",
-                       "answer_language", "embedder")
+                       "answerability_threshold", "answer_threshold", "quote_min_coverage", "pii",
+                       "feedback_export", "answer_language", "embedder")
 
 
 def read_toml(path: Path) -> dict[str, Any]:

@@ -14,6 +14,10 @@ Contract (checked by ``tests/contracts/generator.py`` for every implementation):
   naming the backend and the fix.
 - ``last_usage`` after a finished stream holds prompt/completion token counts when the
   backend reports them (None otherwise).
+- With ``options.top_logprobs`` = N > 0, ``first_logprobs`` after the stream holds the N
+  most likely first tokens of the reply with their natural-log probabilities, when the
+  backend returns them (llama.cpp does; an OpenAI-compatible server may not: None). The
+  answer decision reads how likely the model was to refuse from it.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Iterator, Literal, Protocol, Sequence, runtime_checkable
 
-__all__ = ["ChatMessage", "GenerationOptions", "Generator", "Usage", "chat_request"]
+__all__ = ["ChatMessage", "GenerationOptions", "Generator", "Usage", "chat_request",
+           "first_token_logprobs"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +44,8 @@ class GenerationOptions:
     # A GBNF grammar constraining the output (llama.cpp and its server honour it; other
     # OpenAI-compatible servers may ignore it, so callers still parse what comes back).
     grammar: str | None = None
+    # how many alternatives of the reply's first token to report (0: none asked)
+    top_logprobs: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,4 +85,25 @@ def chat_request(messages: Sequence[ChatMessage], options: GenerationOptions) ->
         body["stop"] = stops
     if options.grammar:
         body["grammar"] = options.grammar
+    if options.top_logprobs > 0:
+        body["logprobs"] = True
+        body["top_logprobs"] = options.top_logprobs
     return body
+
+
+def first_token_logprobs(choice: Any) -> dict[str, float] | None:
+    """The top alternatives of the first token of a streamed ``choice`` (an OpenAI
+    chat-completion chunk's choice), ``{token: logprob}``; None when it carries none."""
+    logprobs = choice.get("logprobs") if isinstance(choice, dict) else None
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, list) or not content or not isinstance(content[0], dict):
+        return None
+    out: dict[str, float] = {}
+    for alternative in content[0].get("top_logprobs") or ():
+        try:
+            token, value = alternative["token"], float(alternative["logprob"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if isinstance(token, str):
+            out[token] = max(value, out.get(token, float("-inf")))
+    return out or None

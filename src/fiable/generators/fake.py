@@ -114,6 +114,7 @@ class FakeGenerator:
         self._model_id = model_id or ("fake-extractive" if self._extractive else "fake-scripted")
         self._context_size = context_size
         self._last_usage: Usage | None = None
+        self.first_logprobs: dict[str, float] | None = None  # see the Generator contract
         self.calls: list[list[ChatMessage]] = []
         self.options_calls: list[GenerationOptions] = []
 
@@ -149,6 +150,7 @@ class FakeGenerator:
 
     def stream(self, messages: Sequence[ChatMessage], options: GenerationOptions) -> Iterator[str]:
         self._last_usage = None
+        self.first_logprobs = None
         with self._lock:
             self.calls.append(list(messages))
             self.options_calls.append(options)
@@ -171,6 +173,8 @@ class FakeGenerator:
         if cut >= 0:
             text = text[:cut]
         pieces = [p for p in _words(text)[: max(options.max_tokens, 0)] if p]
+        if pieces and options.top_logprobs > 0:
+            self.first_logprobs = {pieces[0]: 0.0}  # the fake is sure of what it says
         for piece in pieces:
             yield piece
         prompt_words = sum(len(m.content.split()) for m in messages)

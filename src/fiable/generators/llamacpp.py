@@ -47,7 +47,7 @@ from typing import Any, Iterator, Sequence
 
 from .._cpus import available_cpus
 from ..errors import GeneratorError, ModelNotFoundError
-from .base import ChatMessage, GenerationOptions, Usage, chat_request
+from .base import ChatMessage, GenerationOptions, Usage, chat_request, first_token_logprobs
 
 __all__ = ["LlamaCppGenerator", "default_threads"]
 
@@ -152,6 +152,7 @@ class LlamaCppGenerator:
         self._state = threading.Lock()  # guards _active and _server
         self._active: _Stream | None = None
         self._last_usage: Usage | None = None
+        self.first_logprobs: dict[str, float] | None = None  # see the Generator contract
         self.tokens_per_second: float | None = None
         self.time_to_first_token: float | None = None
 
@@ -235,6 +236,7 @@ class LlamaCppGenerator:
 
     def _stream(self, request: dict[str, Any]) -> Iterator[str]:
         self._last_usage = None
+        self.first_logprobs = None
         self.tokens_per_second = None
         self.time_to_first_token = None
         if request["max_tokens"] <= 0:
@@ -308,6 +310,7 @@ class LlamaCppGenerator:
                         if isinstance(content, str) and content:
                             if first_piece is None:
                                 first_piece = time.perf_counter() - started
+                                self.first_logprobs = first_token_logprobs(choice)
                             yield content
             finally:
                 state.cancel.set()

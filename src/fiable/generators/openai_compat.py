@@ -21,7 +21,7 @@ from typing import Any, Iterator, Sequence
 import httpx
 
 from ..errors import GeneratorError
-from .base import ChatMessage, GenerationOptions, Usage, chat_request
+from .base import ChatMessage, GenerationOptions, Usage, chat_request, first_token_logprobs
 
 __all__ = ["OpenAICompatibleGenerator"]
 
@@ -77,6 +77,7 @@ class OpenAICompatibleGenerator:
         )
         self._include_usage = True
         self._last_usage: Usage | None = None
+        self.first_logprobs: dict[str, float] | None = None  # see the Generator contract
         self._lock = threading.Lock()  # guards _include_usage / _last_usage updates
 
     # -- Generator contract -------------------------------------------------------------
@@ -156,6 +157,7 @@ class OpenAICompatibleGenerator:
 
     def _stream(self, body: dict[str, Any]) -> Iterator[str]:
         self._last_usage = None
+        self.first_logprobs = None
         if body["max_tokens"] <= 0:
             return
         url = f"{self._base_url}/chat/completions"
@@ -176,6 +178,7 @@ class OpenAICompatibleGenerator:
             raw_usage = chunk.get("usage")
             self._last_usage = _usage(raw_usage) if isinstance(raw_usage, dict) else None
             return
+        first = True
         try:
             for data in self._events(response):
                 if data == "[DONE]":
@@ -200,6 +203,9 @@ class OpenAICompatibleGenerator:
                     delta = choice.get("delta") or {}
                     content = delta.get("content") if isinstance(delta, dict) else None
                     if isinstance(content, str) and content:
+                        if first:
+                            first = False
+                            self.first_logprobs = first_token_logprobs(choice)
                         yield content
         finally:
             response.close()  # on early close too: the server sees the disconnect and stops

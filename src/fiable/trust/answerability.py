@@ -32,8 +32,8 @@ from ..errors import ConfigError
 from ..sentences import split_sentences, word_tokens
 from .signals import lexical_support, signals
 
-__all__ = ["CALIBRATED_EMBEDDERS", "FEATURES", "WEIGHTS", "Decision", "calibrated_for", "decide",
-           "expected_type", "features", "has_type", "probability"]
+__all__ = ["CALIBRATED_EMBEDDERS", "FEATURES", "WEIGHTS", "Decision", "antonym", "calibrated_for",
+           "decide", "expected_type", "features", "has_type", "probability"]
 
 FEATURES = ("relevance", "margin", "lexical_top", "question_coverage", "sentence_coverage",
             "question_names_missing", "question_numbers_missing", "type_match", "negation",
@@ -121,7 +121,7 @@ def _opposed(a: str, b: str) -> bool:
     return len(short) > 3 and any(long_ == p + short for p in _PREFIXES)
 
 
-def _antonym(question: str, sentences: Sequence[str]) -> float:
+def antonym(question: str, sentences: Sequence[str]) -> float:
     """1 when a question word's opposite (or its prefix-negated form) is in one of the
     ``sentences`` while the word itself is in none of them (a policy that says both "paid"
     and "unpaid" leave answers a question about paid leave)."""
@@ -159,7 +159,7 @@ def features(question: str, passages: Sequence[str], dense_scores: Sequence[floa
         "question_numbers_missing": float(bool(sig.missing_numbers)) if sig is not None else 0.0,
         "type_match": has_type(expected_type(question), best_sentence),
         "negation": float(any(w in _NEGATION for w in question.lower().replace("?", " ").split())),
-        "antonym": _antonym(question, sentences[:3]),
+        "antonym": antonym(question, sentences[:3]),
     }
     return {k: round(v, 4) for k, v in out.items()}
 

@@ -25,8 +25,8 @@ from typing import Any
 
 from ..sentences import content_words, word_tokens
 
-__all__ = ["Signals", "evidence_language", "lexical_support", "missing_entities",
-           "missing_numbers", "signals"]
+__all__ = ["Signals", "content_stems", "evidence_language", "lexical_support", "missing_entities",
+           "missing_numbers", "names_in", "numbers_in", "signals"]
 
 _NUMBER_WORDS = {
     "zero": "0", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6",
@@ -95,7 +95,7 @@ def evidence_language(evidence: str) -> str:
     return "fr" if detect_language(evidence[:2000]) == "fr" else "en"
 
 
-def _stems(text: str, language: str = "en") -> set[str]:
+def content_stems(text: str, language: str = "en") -> set[str]:
     """Stemmed content words, numbers left to :func:`missing_numbers`."""
     words = [w for w in content_words(text) if w not in _NUMBER_WORDS and not _NUMBER.fullmatch(w)]
     if language != "fr":
@@ -108,10 +108,10 @@ def lexical_support(sentence: str, evidence: str, language: str | None = None) -
     """Share of the sentence's content words (stemmed) present in the evidence; ``language``
     (``en``/``fr``) picks the stop words and stemmer, the evidence's when None."""
     language = language or evidence_language(evidence)
-    words = _stems(sentence, language)
+    words = content_stems(sentence, language)
     if not words:
         return 1.0
-    return len(words & _stems(evidence, language)) / len(words)
+    return len(words & content_stems(evidence, language)) / len(words)
 
 
 _THOUSANDS = re.compile(r"\d{1,3}(?:([.,\u00a0\u202f ])\d{3})(?:\1\d{3})*")
@@ -159,7 +159,8 @@ def _dates(text: str) -> tuple[set[tuple[int | None, int, int | None]], str]:
     return found, _DATE.sub(take, text)
 
 
-def _numbers(text: str) -> set[str]:
+def numbers_in(text: str) -> set[str]:
+    """The numbers of ``text``, normalised (``1,000`` -> ``1000``; number words as digits)."""
     found = {_normalise_number(n) for n in _NUMBER.findall(text)}
     found |= {_NUMBER_WORDS[w] for w in word_tokens(text) if w in _NUMBER_WORDS}
     return found
@@ -176,8 +177,8 @@ def missing_numbers(sentence: str, evidence: str) -> list[str]:
     in ``le 12 mars 2024``); missing dates are written ``YYYY-MM-DD`` (``?`` for unsaid)."""
     said, sentence_rest = _dates(sentence)
     stated, evidence_rest = _dates(evidence)
-    have = _numbers(evidence_rest) | _numbers(evidence)
-    missing = {n for n in _numbers(sentence_rest) if n not in have}
+    have = numbers_in(evidence_rest) | numbers_in(evidence)
+    missing = {n for n in numbers_in(sentence_rest) if n not in have}
     for year, month, day in said:
         if not any(m == month and (year is None or y == year) and (day is None or d == day)
                    for y, m, d in stated):
@@ -185,7 +186,8 @@ def missing_numbers(sentence: str, evidence: str) -> list[str]:
     return sorted(missing)
 
 
-def _entities(sentence: str) -> set[str]:
+def names_in(sentence: str) -> set[str]:
+    """The proper names and acronyms of ``sentence``, lower-cased (its first word aside)."""
     names: set[str] = set()
     for match in _ENTITY.finditer(sentence):
         words = match.group(0).split()
@@ -201,7 +203,7 @@ def missing_entities(sentence: str, evidence: str) -> list[str]:
     """Names and acronyms of the sentence that do not occur in the evidence."""
     have = {_ELISION.sub("", w) for w in word_tokens(evidence)}
     stems = {_stem(w) for w in have}
-    return sorted(e for e in _entities(sentence)
+    return sorted(e for e in names_in(sentence)
                   if not all(w in have or _stem(w) in stems for w in e.split()))
 
 
@@ -220,6 +222,6 @@ def signals(sentence: str, evidence: str) -> Signals:
         lexical=round(lexical_support(sentence, evidence, evidence_language(evidence)), 4),
         missing_numbers=tuple(missing_numbers(sentence, evidence)),
         missing_entities=tuple(missing_entities(sentence, evidence)),
-        numbers=len(_numbers(sentence)),
-        entities=len(_entities(sentence)),
+        numbers=len(numbers_in(sentence)),
+        entities=len(names_in(sentence)),
     )
