@@ -74,13 +74,17 @@ def test_the_fitted_weights_cover_every_feature_and_read_as_expected():
 
 
 def test_the_decision_withholds_the_wrong_subject_and_keeps_the_right_one():
-    right = decide(0.8, 0.02, bind(HOTEL, "€220", TRAVEL, TITLES), 0.5)
-    wrong = decide(0.8, 0.02, bind(HOTEL, "€0.37 per kilometre", TRAVEL, TITLES), 0.5)
-    assert not right.abstain and wrong.abstain and wrong.score < right.score
+    right = decide(0.8, 0.02, bind(HOTEL, "€220", TRAVEL, TITLES), 0.45)
+    wrong = decide(0.8, 0.02, bind(HOTEL, "€0.37 per kilometre", TRAVEL, TITLES), 0.45)
+    assert not right.abstain and wrong.score < right.score - 0.15
+    # with a classifier in doubt (P 0.55) the misplaced value is withheld, the right one kept
+    doubt = decide(0.55, 0.02, bind(HOTEL, "€0.37 per kilometre", TRAVEL, TITLES), 0.45)
+    kept = decide(0.55, 0.02, bind(HOTEL, "€220", TRAVEL, TITLES), 0.45)
+    assert doubt.abstain and not kept.abstain
     # a model close to refusing lowers the score; without log-probabilities other weights apply
-    hesitant = decide(0.8, 0.6, bind(HOTEL, "€220", TRAVEL, TITLES), 0.5)
+    hesitant = decide(0.8, 0.6, bind(HOTEL, "€220", TRAVEL, TITLES), 0.45)
     assert hesitant.score < right.score
-    unknown = decide(0.8, None, bind(HOTEL, "€220", TRAVEL, TITLES), 0.5)
+    unknown = decide(0.8, None, bind(HOTEL, "€220", TRAVEL, TITLES), 0.45)
     assert "refusal" not in unknown.features and not unknown.abstain
     with pytest.raises(FiableError, match="answer_threshold"):
         decide(0.8, None, bind(HOTEL, "€220", TRAVEL, TITLES), 1.5)

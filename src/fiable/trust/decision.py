@@ -33,9 +33,29 @@ __all__ = ["DECISION_FEATURES", "WEIGHTS", "WEIGHTS_WITHOUT_REFUSAL", "Verdict",
 
 DECISION_FEATURES = ("answerability", "refusal", *BINDING_FEATURES)
 
-# Provenance: see benchmarks/answer_decision.py --fit (filled in by the fit below).
-WEIGHTS: dict[str, float] = {'bias': 1.39, 'answerability': 1.011, 'refusal': -10.574, 'anchored': 0.914, 'window_coverage': -0.707, 'window_names_missing': -3.339, 'window_numbers_missing': -3.663, 'window_antonym': -0.863, 'answer_type': -2.128}
-WEIGHTS_WITHOUT_REFUSAL: dict[str, float] = {'bias': 0.908, 'answerability': 1.01, 'anchored': 1.17, 'window_coverage': -0.819, 'window_names_missing': -3.614, 'window_numbers_missing': -3.594, 'window_antonym': -1.328, 'answer_type': -2.233}
+# Logistic weights on the raw features ("bias" is the intercept; ``answerability`` is the
+# classifier's log-odds). Provenance: `python benchmarks/answer_decision.py --fit` on the
+# model answers (Qwen2.5-Coder-0.5B Q4_K_M, the default prompt and retrieval, temperature 0)
+# to SQuAD 2.0 dev-split questions 51-200 of each kind (272 answers, the model refused 17)
+# pooled with the bundled evaluation set's dev split (29 answers of 35 questions, weighing
+# half as much as the SQuAD ones: with SQuAD alone a number of the question missing near
+# the answer counted -1.6, and refused "From March 2026, what mileage rate applies to the
+# first 10,000 business miles?" answered right from a policy and the note that keeps its
+# rates). The first 50 SQuAD dev questions of each kind are kept to choose the thresholds;
+# no test split is seen. AUROC (answerable or not) over the model's answers, weights
+# fitted without the rows scored: SQuAD dev 0.738 (5-fold) against 0.712 for the
+# classifier alone; evaluation set dev 0.933 against 0.783.
+WEIGHTS: dict[str, float] = {
+    "bias": -0.012, "answerability": 0.814, "refusal": -8.942, "anchored": 0.8,
+    "window_coverage": 0.115, "window_names_missing": -1.16, "window_numbers_missing": -0.366,
+    "window_antonym": -2.438, "answer_type": 0.119,
+}
+# the same fit without the refusal feature: for backends that return no log-probabilities
+WEIGHTS_WITHOUT_REFUSAL: dict[str, float] = {
+    "bias": -0.577, "answerability": 0.826, "anchored": 1.039, "window_coverage": 0.37,
+    "window_names_missing": -1.273, "window_numbers_missing": -0.346, "window_antonym": -2.234,
+    "answer_type": -0.298,
+}
 
 
 def refusal_probability(first_logprobs: Mapping[str, float] | None, refusal: str) -> float | None:
