@@ -45,7 +45,7 @@ from fiable.trust.decision import decide  # noqa: E402
 OPEN = {"min_relevance": 0.0, "verify": "flag", "answerability": "classifier",
         "answerability_threshold": 0.0, "answer_threshold": 0.0}
 THRESHOLDS = (0.0, 0.3, 0.4, 0.45, 0.5, 0.55, 0.6)
-AFTER = tuple((t, t_after) for t in (0.2, 0.3, 0.4, 0.5) for t_after in (0.4, 0.45, 0.5, 0.55))
+AFTER = tuple((t, t_after) for t in (0.3, 0.4, 0.5, 0.55) for t_after in (0.25, 0.3, 0.35, 0.4, 0.45, 0.5))
 
 
 def squad_questions(n: int, folder: Path, skip: int = 0) -> tuple[list[dict], Path]:

@@ -280,6 +280,16 @@ class TestLlamaCpp:
         assert "context size" in info.value.message and "n_ctx" in info.value.hint
         assert collect(llama, [USER], GenerationOptions(max_tokens=2))  # still usable
 
+    def test_the_stream_reports_its_first_tokens_alternatives(self, llama):
+        question = [ChatMessage("system", "Answer with one word: yes or no."),
+                    ChatMessage("user", "Is Paris in France?")]
+        pieces = collect(llama, question, GenerationOptions(max_tokens=3, top_logprobs=5))
+        first = llama.first_logprobs
+        assert first is not None and 1 <= len(first) <= 5 and all(v <= 0.0 for v in first.values())
+        assert pieces[0].startswith(max(first, key=first.get))  # temperature 0: the likeliest
+        collect(llama, question, GenerationOptions(max_tokens=3))
+        assert llama.first_logprobs is None  # not asked for
+
     def test_next_token_logprobs(self, llama):
         question = [ChatMessage("system", "Answer with one word: yes or no."),
                     ChatMessage("user", "Is Paris in France?")]
@@ -426,6 +436,25 @@ class TestOpenAICompatibleProtocol:
             "stream_options": {"include_usage": True},
         }
         assert isinstance(gen, Generator) and gen.model_id == "qwen" and gen.context_size == 4096
+
+    def test_first_token_logprobs_are_asked_for_and_kept(self):
+        seen: list[httpx.Request] = []
+        top = [{"token": "Not", "logprob": -0.4}, {"token": "The", "logprob": -1.2}]
+
+        def handler(request):
+            seen.append(request)
+            first = {"choices": [{"index": 0, "delta": {"content": "Not"}, "logprobs": {
+                "content": [{"token": "Not", "logprob": -0.4, "top_logprobs": top}]}}]}
+            return _sse_response(_sse(first, _chunk(" in the documents.")))
+
+        gen = _generator(handler)
+        assert collect(gen, [USER], GenerationOptions(top_logprobs=2)) == ["Not", " in the documents."]
+        assert gen.first_logprobs == {"Not": -0.4, "The": -1.2}
+        body = json.loads(seen[0].content)
+        assert body["logprobs"] is True and body["top_logprobs"] == 2
+        # not wanted: not asked for
+        assert collect(gen, [USER], GenerationOptions()) == ["Not", " in the documents."]
+        assert "logprobs" not in json.loads(seen[1].content)
 
     def test_no_key_no_seed_no_stop(self):
         seen: list[httpx.Request] = []

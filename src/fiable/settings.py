@@ -145,10 +145,10 @@ class Settings:
         " on SQuAD 2.0 dev questions 1-100 and the evaluation set's dev split, see"
         " docs/trust.md).")
     answer_threshold: float = _setting(
-        0.45, "After generation, when the answerability classifier ran: the answer is given only"
+        0.3, "After generation, when the answerability classifier ran: the answer is given only"
         " when P(answerable), read again with the model's answer (how close it came to"
         " refusing, whether the passage sentence holding the answer's value holds what the"
-        " question asks about; fiable.trust.decision), reaches this (0.45: chosen on SQuAD 2.0"
+        " question asks about; fiable.trust.decision), reaches this (0.3: chosen on SQuAD 2.0"
         " dev questions 1-50 of each kind and the evaluation set's dev split, see docs/trust.md);"
         " 0 never withholds an answer.")
     quote_min_coverage: float = _setting(
