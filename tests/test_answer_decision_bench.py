@@ -44,7 +44,7 @@ def test_replay_scores_each_threshold(tmp_path) -> None:
     assert lines[("0.30", "0.00")][-1] == "1/2" and lines[("0.50", "0.00")][-1] == "0/2"
     assert lines[("0.50", "0.00")][0] == "1.000"  # the answerable one, answered right
     # the answer decision (the module's weights) withholds the answer whose subject is missing
-    assert lines[("0.20", "0.50")][-1] == "0/2" and lines[("0.20", "0.50")][0] == "1.000"
+    assert lines[("0.30", "0.50")][-1] == "0/2" and lines[("0.30", "0.50")][0] == "1.000"
     assert "model refusals left: 1/3" in done.stdout
     assert "AUROC (answerable or not) over the 2 model answers" in done.stdout
 

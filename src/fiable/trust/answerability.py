@@ -169,11 +169,13 @@ def calibrated_for(embedder_model_id: str) -> bool:
     return embedder_model_id.startswith(CALIBRATED_EMBEDDERS)
 
 
-def probability(values: Mapping[str, float], weights: Mapping[str, float] | None = None) -> float:
-    """P(answerable) under the logistic ``weights`` (default :data:`WEIGHTS`)."""
+def probability(values: Mapping[str, float], weights: Mapping[str, float] | None = None,
+                names: Sequence[str] = FEATURES) -> float:
+    """P(answerable) under the logistic ``weights`` (default :data:`WEIGHTS`) over the
+    features ``names`` (a missing value counts 0)."""
     w = WEIGHTS if weights is None else weights
     z = w.get("bias", 0.0) + sum(w.get(name, 0.0) * float(values.get(name, 0.0))
-                                 for name in FEATURES)
+                                 for name in names)
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
 

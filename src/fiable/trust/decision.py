@@ -22,10 +22,11 @@ on dev splits only (``python benchmarks/answer_decision.py --fit``, see the comm
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Mapping
 
 from ..errors import ConfigError
+from .answerability import Decision, probability
 from .binding import BINDING_FEATURES, Binding
 
 __all__ = ["DECISION_FEATURES", "WEIGHTS", "WEIGHTS_WITHOUT_REFUSAL", "Verdict", "decide",
@@ -79,18 +80,14 @@ def _logit(p: float) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
-    """P(right to answer) and whether the answer is withheld (``score`` < ``threshold``)."""
+class Verdict(Decision):
+    """P(answerable) given the answer, whether the answer is withheld (``score`` <
+    ``threshold``), the features and the answer's anchor sentence."""
 
-    score: float
-    threshold: float
-    abstain: bool
-    features: dict[str, float] = field(default_factory=dict)
     anchor: str = ""
 
     def to_dict(self) -> dict[str, object]:
-        return {"score": self.score, "threshold": self.threshold, "abstain": self.abstain,
-                "features": dict(self.features), "anchor": self.anchor}
+        return {**Decision.to_dict(self), "anchor": self.anchor}
 
 
 def decide(answerability: float, refusal: float | None, binding: Binding, threshold: float,
@@ -100,13 +97,11 @@ def decide(answerability: float, refusal: float | None, binding: Binding, thresh
     anchored as ``binding`` says."""
     if not 0.0 <= threshold <= 1.0:
         raise ConfigError(f"answer_threshold is {threshold}; it must be between 0 and 1",
-                          hint="set answer_threshold to a probability, e.g. 0.5")
+                          hint="set answer_threshold to a probability, e.g. 0.3")
     values = {"answerability": round(_logit(answerability), 4), **binding.features}
     if refusal is not None:
         values["refusal"] = round(refusal, 4)
     w = weights if weights is not None else (WEIGHTS if refusal is not None
                                              else WEIGHTS_WITHOUT_REFUSAL)
-    z = w.get("bias", 0.0) + sum(w.get(name, 0.0) * float(values.get(name, 0.0))
-                                 for name in DECISION_FEATURES)
-    p = round(1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z)))), 4)
+    p = round(probability(values, w, DECISION_FEATURES), 4)
     return Verdict(p, threshold, p < threshold, values, binding.anchor)
