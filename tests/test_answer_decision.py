@@ -138,3 +138,11 @@ def test_the_pipeline_withholds_an_answer_the_decision_rejects(tmp_path):
         plain = next(e for e in ws.ask_stream(HOTEL, overrides={"answerability": "off"})
                      if isinstance(e, Done)).answer
     assert not plain.abstained and plain.answerability is None
+
+
+def test_an_answer_threshold_out_of_range_is_refused_before_the_model_runs(tmp_path):
+    with _travel_workspace(tmp_path, "€220", answer_threshold=1.5) as ws:
+        with pytest.raises(FiableError, match="answer_threshold is 1.5") as info:
+            list(ws.ask_stream(HOTEL))
+        assert ws.generator.calls == []  # no generation wasted
+        assert "0.3" in info.value.hint

@@ -21,7 +21,7 @@ from .chunking import embedding_text
 from .citations import ABSTAIN_PATTERN, cite_sentences
 from .conversations.followup import Exchange, standalone_question
 from .embedders.base import Embedder
-from .errors import InputTooLargeError, UserError
+from .errors import ConfigError, InputTooLargeError, UserError
 from .i18n import answer_language
 from .i18n import text as fixed_text
 from .generators.base import ChatMessage, GenerationOptions, Generator
@@ -353,6 +353,9 @@ def ask_events(
                          code="not_answerable")
             return
 
+    if answerability and not 0.0 <= settings.answer_threshold <= 1.0:  # before the model runs
+        raise ConfigError(f"answer_threshold is {settings.answer_threshold}; it must be "
+                          "between 0 and 1", hint="set answer_threshold to a probability, e.g. 0.3")
     with tracer.span("prompt") as prompt:
         generator: Generator = generator_factory()
         budget = generator.context_size - settings.max_answer_tokens - 64
