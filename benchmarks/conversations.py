@@ -117,13 +117,14 @@ def standalone(pair: dict, condition: str, ws: Workspace) -> tuple[str, str, flo
     return made.question, made.method, made.seconds
 
 
-def run_set(pairs: list[dict], docs: list[dict], answers: int, out: list[dict]) -> list[list[str]]:
+def run_set(pairs: list[dict], docs: list[dict], answers: int, out: list[dict],
+            conditions: tuple[str, ...] = CONDITIONS) -> list[list[str]]:
     rows = []
     with tempfile.TemporaryDirectory() as tmp, \
             Workspace.open(Path(tmp) / "ws", create=True, log_asks=False) as ws:
         ws.ingest_records([TextRecord(d["_id"], d["title"], d["text"]) for d in docs],
                           collection="bench")
-        for condition in CONDITIONS:
+        for condition in conditions:
             hits, f1s, contains, seconds, methods = [], [], [], [], defaultdict(int)
             for i, pair in enumerate(pairs):
                 question, method, took = standalone(pair, condition, ws)
@@ -135,12 +136,15 @@ def run_set(pairs: list[dict], docs: list[dict], answers: int, out: list[dict]) 
                 hits.append(float(pair["gold"] in found))
                 row = {"condition": condition, **pair, "asked": question, "method": method,
                        "hit3": hits[-1], "seconds": took}
-                if i < answers:
-                    a = ws.ask(question)
+                if i < answers:  # through the pipeline, as a user's conversation reaches it
+                    a = (ws.ask(question) if condition in ("ceiling", "floor") else
+                         ws.ask(pair["follow_up"], overrides={"followup_rewrite": condition},
+                                history=[Exchange(pair["first"], pair["first_answer"])]))
                     text = "" if a.abstained else " ".join(s.text for s in a.sentences)
                     f1s.append(m.token_f1(text, pair["answers"]))
                     contains.append(float(m.answer_contains(text, pair["answers"])))
-                    row.update(answer=text, f1=f1s[-1])
+                    row.update(answer=text, f1=f1s[-1], abstained=a.abstained,
+                               abstain_code=a.abstain_code)
                 out.append(row)
             p50 = f"{statistics.median(seconds) * 1000:.0f}" if seconds else "-"
             p95 = (f"{sorted(seconds)[int(0.95 * (len(seconds) - 1))] * 1000:.0f}"
@@ -157,6 +161,8 @@ def main() -> None:
     ap.add_argument("--pairs", type=int, default=60, help="follow-up pairs per language")
     ap.add_argument("--answers", type=int, default=0, help="also answer the first N pairs")
     ap.add_argument("--sets", default="squad2,piaf", help="squad2, piaf or both")
+    ap.add_argument("--conditions", default=",".join(CONDITIONS),
+                    help=f"some of {', '.join(CONDITIONS)}")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results"
                     / "conversations.jsonl")
@@ -165,6 +171,9 @@ def main() -> None:
         ap.error("--pairs must be 1 or more and --answers 0 or more")
     sources = {"squad2": (DATA / "squad2" / "dev-v2.0.json", "en"),
                "piaf": (DATA / "piaf" / "piaf-v1.1.json", "fr")}
+    conditions = tuple(c.strip() for c in a.conditions.split(",") if c.strip())
+    if not conditions or any(c not in CONDITIONS for c in conditions):
+        ap.error(f"--conditions {a.conditions!r}: choose among {', '.join(CONDITIONS)}")
     names = [s.strip() for s in a.sets.split(",") if s.strip()]
     if not names or any(s not in sources for s in names):
         ap.error(f"--sets {a.sets!r}: choose among {', '.join(sources)}")
@@ -180,7 +189,7 @@ def main() -> None:
             pairs, docs = build_pairs(name, src, language, a.pairs, Path(tmp) / name, a.seed)
         print(f"{name}: {len(pairs)} pairs over {len(docs)} paragraphs; e.g. "
               f"{pairs[0]['first']!r} then {pairs[0]['follow_up']!r}", file=sys.stderr)
-        rows += run_set(pairs, docs, a.answers, out)
+        rows += run_set(pairs, docs, a.answers, out, conditions)
         firsts = [needs_context(p["first"], language) for p in pairs]
         follows = [needs_context(p["follow_up"], language) for p in pairs]
         print(f"{name}: fast path (no rewrite) for {firsts.count(False)}/{len(firsts)} first "

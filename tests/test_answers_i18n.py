@@ -86,6 +86,7 @@ def test_bad_answer_language_is_a_clear_error(tmp_path):
 def test_the_models_french_refusal_is_an_abstention_in_french(tmp_path, docs):
     ws = Workspace.open(tmp_path / "ws", create=True, embedder="hashing", min_relevance=0.0,
                         quote_min_coverage=1.5,  # the refusal itself, not the quote fallback
+                        cross_lingual="off",  # one scripted response per question
                         generator=FakeGenerator(responses=["Je ne sais pas.", REFUSAL_FR]))
     with ws:
         ws.ingest([docs])
@@ -98,7 +99,7 @@ def test_the_models_french_refusal_is_an_abstention_in_french(tmp_path, docs):
 def test_abstaining_before_generation_answers_in_the_questions_language(tmp_path, docs):
     gen = FakeGenerator(responses=[])
     with Workspace.open(tmp_path / "ws", create=True, embedder="hashing", generator=gen,
-                        min_relevance=0.99) as ws:
+                        min_relevance=0.99, cross_lingual="off") as ws:  # no model call at all
         ws.ingest([docs])
         fr = ws.ask("Quelle est la politique de télétravail de l'entreprise ?")
         en = ws.ask("What is the remote work policy of the company?")

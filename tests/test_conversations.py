@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from fiable.answer import Done
 from fiable.conversations import Exchange, needs_context, standalone_question
 from fiable.errors import UnknownConversationError, UserError
 from fiable.generators.fake import FakeGenerator
 from fiable.governance.access import Principal
+from fiable.observability.tracing import find_span
 
 from .helpers import copy_handbook, fake_workspace
 
@@ -149,6 +151,21 @@ def test_a_history_given_by_the_caller_is_used_and_stored_nowhere(ws) -> None:
     answer = ws.ask("And below that amount?", history=CLAIMS)
     assert answer.followup["method"] == "merge" and answer.conversation_id is None
     assert ws.conversations.list("local") == []
+
+
+def test_the_classifier_judges_the_message_retrieved_with_its_context(ws) -> None:
+    [done] = [e for e in ws.ask_stream("And below that amount?", history=CLAIMS,
+                                       overrides={"answerability": "classifier"})
+              if isinstance(e, Done)]
+    assert find_span(done.trace, "retrieve") is not None
+    assert done.answer.question.startswith("And below that amount? (follow-up to: Who approves")
+    assert find_span(done.trace, "answerability")["attributes"]["question"] == \
+        "And below that amount?"
+    [first] = [e for e in ws.ask_stream("Who approves expense claims over 500 euros?",
+                                        overrides={"answerability": "classifier"})
+               if isinstance(e, Done)]
+    assert find_span(first.trace, "answerability")["attributes"]["question"] == \
+        "Who approves expense claims over 500 euros?"
 
 
 def test_nobody_opens_or_continues_another_owners_thread(ws) -> None:

@@ -110,6 +110,9 @@ class Answer:
     # and how it was made (fiable.conversations.followup.Standalone.to_dict); None otherwise
     followup: dict[str, Any] | None = None
     conversation_id: str | None = None
+    # a question in another language than the documents: its translation for retrieval and
+    # the gates (fiable.crosslingual.Translation.to_dict); None otherwise
+    translation: dict[str, Any] | None = None
 
     @property
     def cited_sources(self) -> tuple[Source, ...]:

@@ -19,7 +19,8 @@ from typing import Any, Callable, Iterator, Sequence
 from .answer import Answer, AnswerSentence, AskEvent, Done, Retrieved, Source, Token
 from .chunking import embedding_text
 from .citations import ABSTAIN_PATTERN, cite_sentences
-from .conversations.followup import Exchange, standalone_question
+from .conversations.followup import Exchange, Standalone, standalone_question
+from .crosslingual import Translation, documents_language, merge_hits, translate_question
 from .embedders.base import Embedder
 from .errors import ConfigError, InputTooLargeError, UserError
 from .i18n import answer_language
@@ -201,7 +202,8 @@ def _answerability(question: str, hits: Sequence[Hit], settings: Settings, trace
     P(answerable) is below ``answerability_threshold``, else None."""
     from .trust.answerability import decide, features
 
-    with tracer.span("answerability", threshold=settings.answerability_threshold) as span:
+    with tracer.span("answerability", threshold=settings.answerability_threshold,
+                     question=question) as span:
         values = features(question, [h.chunk.text for h in hits],
                           [h.dense_score for h in hits], [h.lexical_score for h in hits])
         decision = decide(values, settings.answerability_threshold)
@@ -241,6 +243,7 @@ def ask_events(
                   injection=settings.injection, findings=len(screening),
                   kinds=sorted({f["kind"] for f in screening}))
     followup: dict[str, Any] | None = None
+    made: Standalone | None = None
     if request.history and settings.followup_rewrite != "off":
         with tracer.span("followup", mode=settings.followup_rewrite,
                          turns=len(request.history)) as span:
@@ -257,6 +260,14 @@ def ask_events(
             question = made.question
             span.set(method=made.method, message=made.message, question=made.question,
                      rewrite=made.rewrite)
+    translation: Translation | None = None
+    languages = store.languages(request.collections) if settings.cross_lingual != "off" else []
+    if (pair := documents_language(question, languages)) is not None:
+        with tracer.span("translate", source=pair[0], target=pair[1]) as span:
+            translation = translate_question(question, *pair, generator_factory(),
+                                             prompt_dir=settings.prompt_dir)
+            span.set(kept=translation.kept, text=translation.text, raw=translation.raw)
+    searched = translation.query if translation is not None else question
     top_k = request.top_k or settings.top_k
     tracer.root.set(top_k=top_k, collections=list(request.collections or ()) or None,
                     embedder=embedder.model_id)
@@ -266,12 +277,19 @@ def ask_events(
     spare = _QUARANTINE_SPARE if settings.injection == "quarantine" else 0
     with tracer.span("retrieve", k=top_k + spare, fusion=settings.fusion,
                      candidates=settings.candidates) as retrieve:
-        result = hybrid_search(
-            store, embedder, question, k=top_k + spare, collections=request.collections,
-            fusion=settings.fusion,  # type: ignore[arg-type]
-            rrf_k=settings.rrf_k, dense_weight=settings.dense_weight, candidates=settings.candidates,
-            dense_groups=dense_groups,
-        )
+        def search(query: str) -> SearchResult:
+            return hybrid_search(
+                store, embedder, query, k=top_k + spare, collections=request.collections,
+                fusion=settings.fusion,  # type: ignore[arg-type]
+                rrf_k=settings.rrf_k, dense_weight=settings.dense_weight,
+                candidates=settings.candidates, dense_groups=dense_groups,
+            )
+        result = search(searched)
+        if translation is not None and translation.kept and translation.source in languages:
+            asked = search(question)  # the collections hold documents in its language too
+            result = dataclasses.replace(
+                result, hits=merge_hits(result.hits, asked.hits, top_k + spare),
+                best_dense=max(result.best_dense, asked.best_dense))
         retrieve.set(hits=len(result.hits), best_similarity=round(result.best_dense, 4))
     _retrieval_spans(tracer, retrieve, result, settings.fusion)
     with tracer.span("screen", policy=settings.injection) as screened:
@@ -318,6 +336,7 @@ def ask_events(
             notice=fixed_text("ai_notice", language), language=language,
             answerability=dict(answerability) or None,
             abstain_code=code if abstain_reason is not None else None, followup=followup,
+            translation=translation.to_dict() if translation is not None else None,
         ), tuple(sent), trace)
 
     if any(f["where"] == "question" and f["kind"] == "reveal" for f in screening):
@@ -342,7 +361,12 @@ def ask_events(
 
     if settings.answerability == "classifier" or (
             settings.answerability == "auto" and calibrated_for(embedder.model_id)):
-        refused = _answerability(question, hits, settings, tracer, answerability)
+        # a merged follow-up is judged as the message (retrieved with its context): the
+        # earlier question's words, counted as the question's, made answerable ones look
+        # uncovered (benchmarks/conversations.py)
+        judged = (translation.query if translation is not None else
+                  made.message if made is not None and made.follows else question)
+        refused = _answerability(judged, hits, settings, tracer, answerability)
         if refused is not None:
             logger.info("abstained before generation", extra={"trace_id": trace_id,
                                                               "reason": refused})

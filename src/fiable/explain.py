@@ -56,6 +56,18 @@ def _followup(answer: Answer) -> list[str]:
     return lines
 
 
+def _translation(answer: Answer) -> list[str]:
+    """A question in another language than the documents: what was searched."""
+    t = answer.translation
+    if not t:
+        return []
+    if t.get("kept"):
+        return [f"  translated ({t.get('source')} -> {t.get('target')}, "
+                f"{t.get('seconds', 0) * 1000:.0f} ms) for search: {t.get('text')!r}"]
+    return [f"  translation ({t.get('source')} -> {t.get('target')}) not kept: "
+            f"{t.get('raw')!r}; searched as asked"]
+
+
 def explain(answer: Answer, messages: Sequence[dict[str, str]] = ()) -> str:
     """The explanation of ``answer`` as text; ``messages`` are the prompt sent (``Done``)."""
     lines = [
@@ -66,6 +78,7 @@ def explain(answer: Answer, messages: Sequence[dict[str, str]] = ()) -> str:
         f" prompt {answer.prompt_version or 'none'}; trace {answer.trace_id}",
         *_answerability(answer),
         *_followup(answer),
+        *_translation(answer),
         "",
         "Passages (fused score; BM25 rank; dense rank and cosine):",
     ]

@@ -168,6 +168,15 @@ class Settings:
         " (benchmarks/conversations.py, docs/conversations.md).",
         choices=("merge", "model", "off"),
     )
+    cross_lingual: str = _setting(
+        "translate",
+        "A question in another language than the documents (\"Combien de jours de congés ?\""
+        " over an English handbook): `translate` (the local model translates it into the"
+        " documents' main language for retrieval and the answerability gates, one short call;"
+        " the answer stays in the question's language) or `off` (searched as asked). See"
+        " docs/multilingual.md.",
+        choices=("translate", "off"),
+    )
     injection: str = _setting(
         "quarantine",
         "Prompt-injection screening of passages: `quarantine` (suspicious passages are kept out"

@@ -1,0 +1,118 @@
+"""Questions in another language than the documents (fiable.crosslingual)."""
+
+from __future__ import annotations
+
+import pytest
+
+from fiable import Workspace
+from fiable.answer import Done
+from fiable.crosslingual import documents_language, merge_hits, translate_question
+from fiable.explain import explain
+from fiable.generators.fake import FakeGenerator
+from fiable.observability.tracing import find_span
+from fiable.retrieval import Hit
+from fiable.store.base import StoredChunk
+
+from .helpers import copy_handbook
+
+QUESTION_FR = "Combien de jours de congés payés annuels les salariés ont-ils par an ?"
+TRANSLATED = "How many days of paid annual leave do employees get per year?"
+
+
+def test_a_question_is_translated_only_when_its_language_is_not_the_documents() -> None:
+    assert documents_language(QUESTION_FR, ["en"]) == ("fr", "en")
+    assert documents_language(QUESTION_FR, ["en", "fr"]) == ("fr", "en")
+    assert documents_language(QUESTION_FR, ["fr", "en"]) is None
+    assert documents_language(TRANSLATED, ["en"]) is None
+    assert documents_language("RH ?", ["en"]) is None  # too short to tell
+    assert documents_language(QUESTION_FR, []) is None  # an empty collection
+
+
+@pytest.mark.parametrize("output, kept", [
+    (TRANSLATED, True),
+    (f"Translation: {TRANSLATED}", True),
+    (QUESTION_FR, False),  # not translated
+    ("Combien de jours de vacances ont les employés chaque année en France ?", False),  # French
+    ("How many days of leave do employees get?" * 20, False),  # runaway output
+    ("", False),
+])
+def test_a_translation_is_kept_when_it_is_in_the_documents_language(output, kept) -> None:
+    gen = FakeGenerator(responses=[output])
+    made = translate_question(QUESTION_FR, "fr", "en", gen)
+    assert made.kept is kept and output.startswith(made.raw)  # (the raw output, truncated)
+    assert made.query == (TRANSLATED if kept else QUESTION_FR)
+    [call] = gen.calls
+    assert "into English" in call[0].content and call[-1].content == QUESTION_FR
+
+
+def test_a_translation_that_drops_a_number_is_not_kept() -> None:
+    question = "Combien de devis faut-il pour un achat de 5 000 livres ?"
+    dropped = translate_question(question, "fr", "en", FakeGenerator(
+        responses=["How many quotes are needed for a purchase?"]))
+    kept = translate_question(question, "fr", "en", FakeGenerator(
+        responses=["How many quotes are needed for a purchase of 5,000 pounds?"]))
+    assert not dropped.kept and kept.kept
+
+
+def test_into_french_the_example_runs_the_other_way() -> None:
+    gen = FakeGenerator(responses=["Combien de jours de congés payés ont les salariés ?"])
+    made = translate_question(TRANSLATED, "en", "fr", gen)
+    assert made.kept and "into French" in gen.calls[0][0].content
+    assert gen.calls[0][1].content.startswith("By what date")  # the example's English side
+
+
+def _hit(chunk_id: int) -> Hit:
+    chunk = StoredChunk(id=chunk_id, document_id=1, collection="c", source="s", title="t",
+                        ordinal=chunk_id, text=str(chunk_id), heading_path=(), page_start=None,
+                        page_end=None, char_start=0, char_end=1, content_hash="h")
+    return Hit(chunk, 1.0, chunk_id, 1.0, chunk_id, 0.5)
+
+
+def test_two_searches_merge_by_rank_keeping_the_translations_hit() -> None:
+    translated = [_hit(1), _hit(2), _hit(3)]
+    asked = [_hit(4), _hit(1), _hit(5)]
+    merged = merge_hits(translated, asked, 3)
+    assert [h.chunk.id for h in merged] == [1, 4, 2]
+    assert merged[0] is translated[0]
+
+
+@pytest.fixture
+def handbook(tmp_path):
+    return copy_handbook(tmp_path)
+
+
+def _ask(tmp_path, handbook, responses, **settings) -> tuple[Done, FakeGenerator]:
+    gen = FakeGenerator(responses=responses)
+    with Workspace.open(tmp_path / "ws", create=True, embedder="hashing", generator=gen,
+                        min_relevance=0.0, **settings) as ws:
+        ws.ingest([handbook])
+        [done] = [e for e in ws.ask_stream(QUESTION_FR) if isinstance(e, Done)]
+    return done, gen
+
+
+def test_a_french_question_over_english_documents_is_searched_in_english(tmp_path, handbook):
+    done, gen = _ask(tmp_path, handbook, [TRANSLATED, "27 working days [1]"],
+                     answerability="classifier", answerability_threshold=0.0,
+                     answer_threshold=0.0)
+    answer = done.answer
+    assert answer.translation["kept"] and answer.translation["text"] == TRANSLATED
+    assert find_span(done.trace, "translate")["attributes"]["target"] == "en"
+    assert find_span(done.trace, "answerability")["attributes"]["question"] == TRANSLATED
+    assert any(s.source.endswith("leave-policy.md") for s in answer.sources)
+    translate_call, answer_call = gen.calls
+    assert answer_call[-1].content.rstrip().endswith(QUESTION_FR)  # the model reads it as asked
+    assert "Réponds en français" in answer_call[0].content  # and answers in its language
+    assert "27 working days" in answer.text and answer.language == "fr"
+    assert f"for search: {TRANSLATED!r}" in explain(answer)
+
+
+def test_a_translation_not_kept_is_searched_as_asked_and_said(tmp_path, handbook):
+    done, gen = _ask(tmp_path, handbook, ["Je ne sais pas traduire cela.", "27 jours [1]"])
+    assert done.answer.translation["kept"] is False and len(gen.calls) == 2
+    assert "not kept" in explain(done.answer) and "searched as asked" in explain(done.answer)
+
+
+def test_cross_lingual_off_and_english_questions_make_no_translation_call(tmp_path, handbook):
+    done, gen = _ask(tmp_path, handbook, ["27 working days [1]"], cross_lingual="off")
+    assert done.answer.translation is None and len(gen.calls) == 1
+    assert find_span(done.trace, "translate") is None
