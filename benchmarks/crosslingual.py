@@ -59,7 +59,7 @@ def ask_set(ws: Workspace, questions: list[dict], collection: str, out) -> dict:
         if q["answerable"]:
             right += ok
             shown += bool(set(q["doc_ids"]) & names)
-            french += bool(text) and detect_language(text, default="?") == "fr"
+            french += bool(text) and detect_language(text, default="?", min_confidence=0.5) == "fr"
         else:
             refused += a.abstained
         found += bool(text)

@@ -91,7 +91,7 @@ def _ask(tmp_path, handbook, responses, **settings) -> tuple[Done, FakeGenerator
 
 
 def test_a_french_question_over_english_documents_is_searched_in_english(tmp_path, handbook):
-    done, gen = _ask(tmp_path, handbook, [TRANSLATED, "27 working days [1]"],
+    done, gen = _ask(tmp_path, handbook, [TRANSLATED, "27 working days [1]", "27 jours ouvrés"],
                      answerability="classifier", answerability_threshold=0.0,
                      answer_threshold=0.0)
     answer = done.answer
@@ -99,11 +99,25 @@ def test_a_french_question_over_english_documents_is_searched_in_english(tmp_pat
     assert find_span(done.trace, "translate")["attributes"]["target"] == "en"
     assert find_span(done.trace, "answerability")["attributes"]["question"] == TRANSLATED
     assert any(s.source.endswith("leave-policy.md") for s in answer.sources)
-    translate_call, answer_call = gen.calls
+    translate_call, answer_call, back_call = gen.calls
     assert answer_call[-1].content.rstrip().endswith(QUESTION_FR)  # the model reads it as asked
-    assert "Réponds en français" in answer_call[0].content  # and answers in its language
-    assert "27 working days" in answer.text and answer.language == "fr"
-    assert f"for search: {TRANSLATED!r}" in explain(answer)
+    assert "Réponds en français" in answer_call[0].content  # with the French templates
+    # it answered in the passages' words: the verified sentence is put into French
+    assert "into French" in back_call[0].content and back_call[-1].content == "27 working days"
+    assert answer.text.startswith("27 jours ouvrés [") and answer.language == "fr"
+    [sentence] = answer.sentences
+    assert sentence.checks["original"] == "27 working days" and sentence.citations
+    assert sentence.label is not None  # verified before translation
+    assert find_span(done.trace, "translate_answer")["attributes"]["kept"] == 1
+    text = explain(answer)
+    assert f"for search: {TRANSLATED!r}" in text
+    assert "answer sentence '27 working days' -> '27 jours ouvrés'" in text
+
+
+def test_an_answer_translation_that_changes_a_number_is_not_shown(tmp_path, handbook):
+    done, _ = _ask(tmp_path, handbook, [TRANSLATED, "27 working days [1]", "72 jours ouvrés"])
+    assert done.answer.text.startswith("27 working days [")
+    assert "left as written" in explain(done.answer)
 
 
 def test_a_translation_not_kept_is_searched_as_asked_and_said(tmp_path, handbook):
@@ -116,3 +130,18 @@ def test_cross_lingual_off_and_english_questions_make_no_translation_call(tmp_pa
     done, gen = _ask(tmp_path, handbook, ["27 working days [1]"], cross_lingual="off")
     assert done.answer.translation is None and len(gen.calls) == 1
     assert find_span(done.trace, "translate") is None
+
+
+def test_only_worded_sentences_in_another_language_are_translated() -> None:
+    from fiable.answer import AnswerSentence
+    from fiable.crosslingual import answer_in_language
+
+    sentences = [AnswerSentence("7110", (1,), "marker", 1.0),
+                 AnswerSentence("Employees get 27 working days of paid leave.", (1,), "quote", 1.0),
+                 AnswerSentence("Les salariés ont 27 jours ouvrés de congés payés.", (1,), "marker", 1.0),
+                 AnswerSentence("The budget holder approves the claim.", (2,), "marker", 1.0)]
+    gen = FakeGenerator(responses=["Le responsable du budget approuve la note."])
+    out, made = answer_in_language(sentences, "fr", "en", gen)
+    assert [s.text for s in out[:3]] == [s.text for s in sentences[:3]]  # untouched
+    assert out[3].text == "Le responsable du budget approuve la note." and out[3].citations == (2,)
+    assert len(made) == 1 and len(gen.calls) == 1

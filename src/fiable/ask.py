@@ -1,5 +1,7 @@
-"""The ask pipeline, top to bottom: guard, followup (in a conversation), retrieve, screen,
-prompt, generate, cite, verify, policy (each stage a span of the request's trace).
+"""The ask pipeline, top to bottom: guard, followup (in a conversation), translate (a
+question in another language than the documents), retrieve, screen, answerability, prompt,
+generate, cite, decide, verify, translate_answer, policy (each stage a span of the
+request's trace).
 
 ``ask_events`` is a generator of :data:`fiable.answer.AskEvent`: a ``Retrieved`` event,
 the streamed ``Token`` events, then one ``Done`` carrying the final :class:`Answer`.
@@ -20,7 +22,8 @@ from .answer import Answer, AnswerSentence, AskEvent, Done, Retrieved, Source, T
 from .chunking import embedding_text
 from .citations import ABSTAIN_PATTERN, cite_sentences
 from .conversations.followup import Exchange, Standalone, standalone_question
-from .crosslingual import Translation, documents_language, merge_hits, translate_question
+from .crosslingual import (Translation, answer_in_language, documents_language, merge_hits,
+                           translate_question)
 from .embedders.base import Embedder
 from .errors import ConfigError, InputTooLargeError, UserError
 from .i18n import answer_language
@@ -310,6 +313,7 @@ def ask_events(
     sent: list[dict[str, str]] = []
     numbers: dict[int, int] = {}  # chunk id -> passage number in the prompt
     answerability: dict[str, Any] = {}  # the classifier's decision, when it ran
+    answer_translations: list[dict[str, Any]] = []  # answer sentences put in its language
 
     def finish(text: str, sentences: list[AnswerSentence], sources: Sequence[Source],
                abstain_reason: str | None, model: str | None, version: str | None,
@@ -336,7 +340,8 @@ def ask_events(
             notice=fixed_text("ai_notice", language), language=language,
             answerability=dict(answerability) or None,
             abstain_code=code if abstain_reason is not None else None, followup=followup,
-            translation=translation.to_dict() if translation is not None else None,
+            translation=(None if translation is None else
+                         {**translation.to_dict(), "answer": list(answer_translations)}),
         ), tuple(sent), trace)
 
     if any(f["where"] == "question" and f["kind"] == "reveal" for f in screening):
@@ -498,6 +503,13 @@ def ask_events(
                          sources, reason, generator.model_id, version, usage, support,
                          decision="abstained-after", code="unsupported")
             return
+    if translation is not None and translation.kept and language != translation.target:
+        t_back = time.perf_counter()  # the question's language, after verification
+        sentences, back = answer_in_language(sentences, language, translation.target,
+                                             generator, prompt_dir=settings.prompt_dir)
+        answer_translations.extend(t.to_dict() for t in back)
+        tracer.add("translate_answer", t_back, time.perf_counter(), sentences=len(back),
+                   kept=sum(t.kept for t in back))
     text = " ".join(
         s.text + ("" if not s.citations else " " + "".join(f"[{n}]" for n in s.citations))
         for s in sentences

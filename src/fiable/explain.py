@@ -62,10 +62,16 @@ def _translation(answer: Answer) -> list[str]:
     if not t:
         return []
     if t.get("kept"):
-        return [f"  translated ({t.get('source')} -> {t.get('target')}, "
-                f"{t.get('seconds', 0) * 1000:.0f} ms) for search: {t.get('text')!r}"]
-    return [f"  translation ({t.get('source')} -> {t.get('target')}) not kept: "
-            f"{t.get('raw')!r}; searched as asked"]
+        lines = [f"  translated ({t.get('source')} -> {t.get('target')}, "
+                 f"{t.get('seconds', 0) * 1000:.0f} ms) for search: {t.get('text')!r}"]
+    else:
+        lines = [f"  translation ({t.get('source')} -> {t.get('target')}) not kept: "
+                 f"{t.get('raw')!r}; searched as asked"]
+    for back in t.get("answer") or ():
+        lines.append(f"    answer sentence {back.get('question')!r} -> "
+                     + (repr(back.get("text")) if back.get("kept")
+                        else f"left as written (translation {back.get('raw')!r} not kept)"))
+    return lines
 
 
 def explain(answer: Answer, messages: Sequence[dict[str, str]] = ()) -> str:

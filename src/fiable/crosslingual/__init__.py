@@ -1,6 +1,9 @@
 """Questions in another language than the documents: the question is translated into the
 documents' language for retrieval and the gates, and answered in its own language."""
 
-from .query import Translation, documents_language, merge_hits, translate_question
+from .answer import answer_in_language
+from .query import documents_language, merge_hits, translate_question
+from .translate import Translation, translate
 
-__all__ = ["Translation", "documents_language", "merge_hits", "translate_question"]
+__all__ = ["Translation", "answer_in_language", "documents_language", "merge_hits",
+           "translate", "translate_question"]

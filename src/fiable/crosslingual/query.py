@@ -10,46 +10,14 @@ searched as asked (``kept`` False, the raw output recorded for the trace).
 
 from __future__ import annotations
 
-import re
-import time
-from dataclasses import dataclass
 from typing import Sequence
 
-from ..generators.base import ChatMessage, GenerationOptions, Generator
+from ..generators.base import Generator
 from ..language import UNDETERMINED, detect_language
 from ..retrieval import Hit
-from ..templates import load_prompt
+from .translate import Translation, translate
 
 __all__ = ["Translation", "documents_language", "merge_hits", "translate_question"]
-
-LANGUAGE_NAMES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish",
-                  "it": "Italian", "nl": "Dutch", "pt": "Portuguese"}
-_MAX_CHARS = 400
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
-_LABEL = re.compile(r"^\s*(translation|traduction|question|english|anglais)\s*:\s*", re.I)
-
-
-@dataclass(frozen=True, slots=True)
-class Translation:
-    """``question`` (in ``source``) as searched in ``target``: ``text`` when ``kept``."""
-
-    question: str
-    source: str
-    target: str
-    text: str
-    kept: bool
-    seconds: float
-    raw: str = ""
-
-    @property
-    def query(self) -> str:
-        """What retrieval and the gates read."""
-        return self.text if self.kept else self.question
-
-    def to_dict(self) -> dict[str, object]:
-        return {"question": self.question, "source": self.source, "target": self.target,
-                "text": self.text, "kept": self.kept, "seconds": round(self.seconds, 4),
-                "raw": self.raw}
 
 
 def documents_language(question: str, languages: Sequence[str]) -> tuple[str, str] | None:
@@ -82,33 +50,5 @@ def merge_hits(translated: Sequence[Hit], asked: Sequence[Hit], k: int, rrf_k: i
 def translate_question(question: str, source: str, target: str, generator: Generator, *,
                        prompt_dir: str | None = None) -> Translation:
     """``question`` translated from ``source`` into ``target`` by ``generator``."""
-    started = time.perf_counter()
-    names = {"target": LANGUAGE_NAMES.get(target, target)}
-    system = load_prompt("translate_system", prompt_dir).render(**names).strip()
-    example = load_prompt("translate_example", prompt_dir).text
-    french, english = (part.strip() for part in example.split("---"))
-    asked, translated = (english, french) if target == "fr" else (french, english)
-    messages = [ChatMessage("system", system), ChatMessage("user", asked),
-                ChatMessage("assistant", translated),
-                ChatMessage("user", " ".join(question.split())[:_MAX_CHARS])]
-    options = GenerationOptions(max_tokens=64, temperature=0.0, stop=("\n",))
-    raw = "".join(generator.stream(messages, options)).strip()
-    text = _LABEL.sub("", raw.splitlines()[0] if raw else "").strip().strip('"“”«»').strip()
-    kept = _keeps(text, question, target)
-    return Translation(question, source, target, text if kept else "", kept,
-                       time.perf_counter() - started, raw)
-
-
-def _keeps(text: str, question: str, target: str) -> bool:
-    """A translation worth searching: of sensible length, in ``target`` (or too short to
-    tell), not the question itself, keeping every number of the question."""
-    if not text or len(text) > min(_MAX_CHARS, 2 * len(question) + 40) or len(text) < 4:
-        return False
-    if text.casefold() == question.strip().casefold():
-        return False
-    language = detect_language(text, default=UNDETERMINED, min_confidence=0.5)
-    if language not in (target, UNDETERMINED):
-        return False
-    numbers = {n.replace(",", ".") for n in _NUMBER.findall(question.replace("\u202f", "").replace(" ", ""))}
-    found = {n.replace(",", ".") for n in _NUMBER.findall(text.replace(",", "").replace(" ", ""))}
-    return numbers <= found or not numbers
+    return translate(question, source, target, generator, prompt="translate",
+                     prompt_dir=prompt_dir)

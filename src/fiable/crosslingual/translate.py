@@ -1,0 +1,82 @@
+"""One short call of the local model that translates a text (a question, an answer
+sentence) from one language into another, with the checks that decide whether the
+translation is kept: in the target language (or too short to tell), of sensible length,
+not the text itself, every number of the text kept."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from ..generators.base import ChatMessage, GenerationOptions, Generator
+from ..language import UNDETERMINED, detect_language
+from ..templates import load_prompt
+
+__all__ = ["LANGUAGE_NAMES", "Translation", "translate"]
+
+LANGUAGE_NAMES = {"en": "English", "fr": "French", "de": "German", "es": "Spanish",
+                  "it": "Italian", "nl": "Dutch", "pt": "Portuguese"}
+_MAX_CHARS = 400
+_DIGITS = re.compile(r"\d")
+_LABEL = re.compile(r"^\s*(translation|traduction|question|answer|réponse|english|anglais|"
+                    r"french|français)\s*:\s*", re.I)
+
+
+@dataclass(frozen=True, slots=True)
+class Translation:
+    """``question`` (in ``source``) in ``target``: ``text`` when ``kept``."""
+
+    question: str  # the text translated
+    source: str
+    target: str
+    text: str
+    kept: bool
+    seconds: float
+    raw: str = ""
+
+    @property
+    def query(self) -> str:
+        """What retrieval and the gates read."""
+        return self.text if self.kept else self.question
+
+    def to_dict(self) -> dict[str, object]:
+        return {"question": self.question, "source": self.source, "target": self.target,
+                "text": self.text, "kept": self.kept, "seconds": round(self.seconds, 4),
+                "raw": self.raw}
+
+
+def translate(text: str, source: str, target: str, generator: Generator, *, prompt: str,
+              prompt_dir: str | None = None) -> Translation:
+    """``text`` translated from ``source`` into ``target`` by ``generator`` with the
+    templates ``{prompt}_system`` and ``{prompt}_example`` (a French --- English pair, used
+    the other way round into French)."""
+    started = time.perf_counter()
+    names = {"target": LANGUAGE_NAMES.get(target, target)}
+    system = load_prompt(f"{prompt}_system", prompt_dir).render(**names).strip()
+    example = load_prompt(f"{prompt}_example", prompt_dir).text
+    french, english = (part.strip() for part in example.split("---"))
+    asked, translated = (english, french) if target == "fr" else (french, english)
+    messages = [ChatMessage("system", system), ChatMessage("user", asked),
+                ChatMessage("assistant", translated),
+                ChatMessage("user", " ".join(text.split())[:_MAX_CHARS])]
+    options = GenerationOptions(max_tokens=64, temperature=0.0, stop=("\n",))
+    raw = "".join(generator.stream(messages, options)).strip()
+    out = _LABEL.sub("", raw.splitlines()[0] if raw else "").strip().strip('"“”«»').strip()
+    kept = _keeps(out, text, target)
+    return Translation(text, source, target, out if kept else "", kept,
+                       time.perf_counter() - started, raw)
+
+
+def _keeps(text: str, original: str, target: str) -> bool:
+    """A translation worth using: of sensible length, in ``target`` (or too short to tell),
+    not the original itself, with the original's digits in the same order ("5 000 livres"
+    -> "5,000 pounds", "0.42" -> "0,42")."""
+    if not text or len(text) > min(_MAX_CHARS, 2 * len(original) + 40) or len(text) < 2:
+        return False
+    if text.casefold() == original.strip().casefold():
+        return False
+    language = detect_language(text, default=UNDETERMINED, min_confidence=0.5)
+    if language not in (target, UNDETERMINED):
+        return False
+    return _DIGITS.findall(text) == _DIGITS.findall(original)
