@@ -52,6 +52,14 @@ class Settings:
         " (deterministic fake, tests only). Per collection too: each collection's vectors"
         " come from its own embedder (docs/multilingual.md).",
     )
+    profile: str = _setting(
+        "",
+        "A named set of defaults chosen by measurement (docs/generators.md): `fast` (the"
+        " defaults: Qwen2.5-Coder-0.5B) or `accurate` (Qwen2.5-Coder-1.5B: better answers,"
+        " slower); empty: the defaults. Settings given explicitly win over the profile's."
+        " Workspace-wide: fiable.toml, FIABLE_PROFILE or `--set profile=accurate`.",
+        choices=("", "fast", "accurate"),
+    )
     generator: str = _setting(
         "qwen2.5-coder-0.5b",
         "Answer model: a catalog name (`qwen2.5-coder-0.5b`, `qwen2.5-coder-1.5b`, `smollm2-135m`),"
@@ -274,6 +282,10 @@ class Settings:
         return out
 
     def replace(self, **changes: Any) -> "Settings":
+        if "profile" in changes and changes["profile"] != self.profile:
+            raise ConfigError(  # its models are loaded when the workspace opens
+                "profile cannot change for one question",
+                hint="set profile in fiable.toml, FIABLE_PROFILE or Workspace.open(profile=...)")
         return dataclasses.replace(self, **_coerce_all(changes, source="arguments"))
 
 
@@ -350,6 +362,13 @@ def _coerce(name: str, raw: Any, *, source: str) -> Any:
 def _coerce_all(values: Mapping[str, Any], *, source: str) -> dict[str, Any]:
     return {k: _coerce(k, v, source=source) for k, v in values.items()}
 
+
+# What each ``profile`` sets, under every setting given explicitly (docs/generators.md:
+# the table these come from)
+PROFILES: dict[str, dict[str, Any]] = {
+    "fast": {"generator": "qwen2.5-coder-0.5b"},
+    "accurate": {"generator": "qwen2.5-coder-1.5b"},
+}
 
 # Settings a ``[collections."NAME"]`` table of fiable.toml may set for one collection
 # (``fiable eval --sweep`` writes them); they apply when a question targets that collection.
@@ -504,4 +523,4 @@ def load_settings(
     if overrides:
         values.update(_coerce_all({k: v for k, v in overrides.items() if v is not None},
                                   source="arguments"))
-    return Settings(**values)
+    return Settings(**{**PROFILES.get(values.get("profile", ""), {}), **values})
