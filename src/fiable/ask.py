@@ -388,7 +388,7 @@ def ask_events(
     with tracer.span("prompt") as prompt:
         generator: Generator = generator_factory()
         budget = generator.context_size - settings.max_answer_tokens - 64
-        messages, n_used, version = build_messages(question, hits, settings,
+        messages, n_used, version = build_messages(searched, hits, settings,
                                                    budget_tokens=budget, fenced=flagged,
                                                    language=language)
         sent.extend({"role": m.role, "content": m.content} for m in messages)

@@ -180,8 +180,9 @@ class Settings:
         "translate",
         "A question in another language than the documents (\"Combien de jours de congés ?\""
         " over an English handbook): `translate` (the local model translates it into the"
-        " documents' main language for retrieval and the answerability gates, one short call;"
-        " the answer stays in the question's language) or `off` (searched as asked). See"
+        " documents' main language for retrieval, the answerability gates and the model, one"
+        " short call; the answer is put back into the question's language) or `off` (searched"
+        " as asked). See"
         " docs/multilingual.md.",
         choices=("translate", "off"),
     )

@@ -1,5 +1,6 @@
 """Questions in another language than the documents: the question is translated into the
-documents' language for retrieval and the gates, and answered in its own language."""
+documents' language for retrieval, the gates and the model, and answered in its own
+language."""
 
 from .answer import answer_in_language
 from .query import documents_language, merge_hits, translate_question

@@ -1,9 +1,9 @@
 """A question in one language over documents in another ("Combien de jours de congés ?"
 over an English handbook) reaches neither BM25 (no shared word) nor an English-only
 embedder. :func:`translate_question` has the local model translate it into the documents'
-language (one short call, a fixed one-example prompt, ``prompts/translate_*``); retrieval
-and the answerability gates read the translation, the model still reads the question as
-asked and answers in its language. A translation is kept only when it is in the documents'
+language (one short call, a fixed one-example prompt, ``prompts/translate_*``); retrieval,
+the answerability gates and the model read the translation (with the templates of the
+question's language), and :mod:`fiable.crosslingual.answer` puts the answer back into it. A translation is kept only when it is in the documents'
 language, of sensible length, and keeps the question's numbers; otherwise the question is
 searched as asked (``kept`` False, the raw output recorded for the trace).
 """
