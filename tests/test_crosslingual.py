@@ -145,3 +145,13 @@ def test_only_worded_sentences_in_another_language_are_translated() -> None:
     assert [s.text for s in out[:3]] == [s.text for s in sentences[:3]]  # untouched
     assert out[3].text == "Le responsable du budget approuve la note." and out[3].citations == (2,)
     assert len(made) == 1 and len(gen.calls) == 1
+
+
+def test_a_malformed_example_of_ones_own_names_the_template_and_the_fix(tmp_path) -> None:
+    from fiable.errors import ConfigError
+
+    (tmp_path / "translate_example.txt").write_text("no separator here\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="translate_example.*---") as caught:
+        translate_question(QUESTION_FR, "fr", "en", FakeGenerator(responses=[TRANSLATED]),
+                           prompt_dir=str(tmp_path))
+    assert "prompt_dir" in str(caught.value)

@@ -9,6 +9,7 @@ import re
 import time
 from dataclasses import dataclass
 
+from ..errors import ConfigError
 from ..generators.base import ChatMessage, GenerationOptions, Generator
 from ..language import UNDETERMINED, detect_language
 from ..templates import load_prompt
@@ -54,8 +55,14 @@ def translate(text: str, source: str, target: str, generator: Generator, *, prom
     started = time.perf_counter()
     names = {"target": LANGUAGE_NAMES.get(target, target)}
     system = load_prompt(f"{prompt}_system", prompt_dir).render(**names).strip()
-    example = load_prompt(f"{prompt}_example", prompt_dir).text
-    french, english = (part.strip() for part in example.split("---"))
+    example = load_prompt(f"{prompt}_example", prompt_dir)
+    parts = [part.strip() for part in example.text.split("---")]
+    if len(parts) != 2 or not all(parts):
+        raise ConfigError(f"prompt template {example.name!r} ({example.origin}) must hold a "
+                          "French text, a line ---, then its English translation",
+                          hint="fix the template, or remove it from prompt_dir to use the "
+                          "built-in one")
+    french, english = parts
     asked, translated = (english, french) if target == "fr" else (french, english)
     messages = [ChatMessage("system", system), ChatMessage("user", asked),
                 ChatMessage("assistant", translated),
