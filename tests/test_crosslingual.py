@@ -35,6 +35,7 @@ def test_a_question_is_translated_only_when_its_language_is_not_the_documents() 
     ("Combien de jours de vacances ont les employés chaque année en France ?", False),  # French
     ("How many days of leave do employees get?" * 20, False),  # runaway output
     ("", False),
+    ("I don't know.", False),  # not a question
 ])
 def test_a_translation_is_kept_when_it_is_in_the_documents_language(output, kept) -> None:
     gen = FakeGenerator(responses=[output])
@@ -155,3 +156,25 @@ def test_a_malformed_example_of_ones_own_names_the_template_and_the_fix(tmp_path
         translate_question(QUESTION_FR, "fr", "en", FakeGenerator(responses=[TRANSLATED]),
                            prompt_dir=str(tmp_path))
     assert "prompt_dir" in str(caught.value)
+
+
+def test_a_passage_in_the_questions_own_language_is_read_with_the_question(tmp_path) -> None:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "conges.txt").write_text(
+        "Congés annuels\n\nChaque salarié dispose de 27 jours ouvrés de congés payés par an.\n",
+        encoding="utf-8")
+    for i in range(3):  # the collection is mostly English
+        (docs / f"policy{i}.txt").write_text(
+            f"Policy {i}\n\nThe office opens at {8 + i}:00 and parking is free.\n", encoding="utf-8")
+    gen = FakeGenerator(responses=[TRANSLATED, "27 jours ouvrés [1]"])
+    with Workspace.open(tmp_path / "ws", create=True, embedder="hashing", generator=gen,
+                        min_relevance=0.0) as ws:
+        ws.ingest([docs])
+        assert ws.store.languages(None)[0] == "en"
+        [done] = [e for e in ws.ask_stream("Combien de jours de congés payés un salarié a-t-il par an ?")
+                  if isinstance(e, Done)]
+    assert done.answer.translation["kept"] and done.answer.sources[0].source.endswith("conges.txt")
+    _, answer_call = gen.calls  # searched both ways; the French passage came first
+    assert answer_call[-1].content.rstrip().endswith("un salarié a-t-il par an ?")
+    assert done.answer.text.startswith("27 jours ouvrés")

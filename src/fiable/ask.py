@@ -305,6 +305,10 @@ def ask_events(
         logger.warning("prompt injection screening", extra={  # kinds and places, not the text
             "trace_id": trace_id,
             "findings": [(f["where"], f["kind"], f.get("source", ""), f["action"]) for f in screening]})
+    # the translation is read (by the gates and the model) where the best passage is in the
+    # documents' language; a passage in the question's own language is read with the question
+    read = (translation.text if translation is not None and translation.kept and hits
+            and hits[0].chunk.language != translation.source else question)
     timings = {"retrieve": time.perf_counter() - started, **result.timings}
     language = answer_language(question, settings.answer_language,
                                [h.chunk.text for h in hits])
@@ -369,7 +373,7 @@ def ask_events(
         # a merged follow-up is judged as the message (retrieved with its context): the
         # earlier question's words, counted as the question's, made answerable ones look
         # uncovered (benchmarks/conversations.py)
-        judged = (translation.query if translation is not None else
+        judged = (read if read != question else
                   made.message if made is not None and made.follows else question)
         refused = _answerability(judged, hits, settings, tracer, answerability)
         if refused is not None:
@@ -388,7 +392,7 @@ def ask_events(
     with tracer.span("prompt") as prompt:
         generator: Generator = generator_factory()
         budget = generator.context_size - settings.max_answer_tokens - 64
-        messages, n_used, version = build_messages(searched, hits, settings,
+        messages, n_used, version = build_messages(read, hits, settings,
                                                    budget_tokens=budget, fenced=flagged,
                                                    language=language)
         sent.extend({"role": m.role, "content": m.content} for m in messages)

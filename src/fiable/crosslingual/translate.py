@@ -77,12 +77,14 @@ def translate(text: str, source: str, target: str, generator: Generator, *, prom
 
 def _keeps(text: str, original: str, target: str) -> bool:
     """A translation worth using: of sensible length, in ``target`` (or too short to tell),
-    not the original itself, with the original's digits in the same order ("5 000 livres"
-    -> "5,000 pounds", "0.42" -> "0,42")."""
+    not the original itself, a question for a question, with the original's digits in the
+    same order ("5 000 livres" -> "5,000 pounds", "0.42" -> "0,42")."""
     if not text or len(text) > min(_MAX_CHARS, 2 * len(original) + 40) or len(text) < 2:
         return False
     if text.casefold() == original.strip().casefold():
         return False
+    if original.rstrip().endswith("?") and not text.rstrip().endswith("?"):
+        return False  # a question translated into a remark ("I don't know.") is no question
     language = detect_language(text, default=UNDETERMINED, min_confidence=0.5)
     if language not in (target, UNDETERMINED):
         return False
