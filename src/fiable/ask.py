@@ -198,6 +198,16 @@ def _passages(hits: Sequence[Hit], kept: Sequence[Hit], fenced: set[int],
     return out
 
 
+def _screen_question(text: str, settings: Settings, screening: list[dict[str, str]]) -> None:
+    """Record the injection findings of a question made from the user's (a follow-up made
+    standalone, a translation) that the original did not already show."""
+    if settings.injection == "off":
+        return
+    seen = {(g["kind"], g["text"]) for g in screening}
+    screening += [{"where": "question", "kind": f.kind, "text": f.text, "action": "recorded"}
+                  for f in screen(text) if (f.kind, f.text) not in seen]
+
+
 def _answerability(question: str, hits: Sequence[Hit], settings: Settings, tracer: Tracer,
                    record: dict[str, Any]) -> str | None:
     """Run the answerability classifier on the passages about to be shown (a traced
@@ -256,10 +266,8 @@ def ask_events(
                 mode=settings.followup_rewrite, prompt_dir=settings.prompt_dir,
                 language=answer_language(said, settings.answer_language, []))
             followup = made.to_dict()
-            if made.question != question and settings.injection != "off":
-                screening += [{"where": "question", "kind": f.kind, "text": f.text,
-                               "action": "recorded"} for f in screen(made.question)
-                              if (f.kind, f.text) not in {(g["kind"], g["text"]) for g in screening}]
+            if made.question != question:
+                _screen_question(made.question, settings, screening)
             question = made.question
             span.set(method=made.method, message=made.message, question=made.question,
                      rewrite=made.rewrite)
@@ -270,6 +278,8 @@ def ask_events(
             translation = translate_question(question, *pair, generator_factory(),
                                              prompt_dir=settings.prompt_dir)
             span.set(kept=translation.kept, text=translation.text, raw=translation.raw)
+            if translation.kept:  # the model's words, asked in the user's place
+                _screen_question(translation.text, settings, screening)
     searched = translation.query if translation is not None else question
     top_k = request.top_k or settings.top_k
     tracer.root.set(top_k=top_k, collections=list(request.collections or ()) or None,
@@ -374,7 +384,7 @@ def ask_events(
         # earlier question's words, counted as the question's, made answerable ones look
         # uncovered (benchmarks/conversations.py)
         judged = (read if read != question else
-                  made.message if made is not None and made.follows else question)
+                  made.message if made is not None and made.method == "merge" else question)
         refused = _answerability(judged, hits, settings, tracer, answerability)
         if refused is not None:
             logger.info("abstained before generation", extra={"trace_id": trace_id,

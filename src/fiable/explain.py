@@ -68,7 +68,7 @@ def _translation(answer: Answer) -> list[str]:
         lines = [f"  translation ({t.get('source')} -> {t.get('target')}) not kept: "
                  f"{t.get('raw')!r}; searched as asked"]
     for back in t.get("answer") or ():
-        lines.append(f"    answer sentence {back.get('question')!r} -> "
+        lines.append(f"    answer sentence {back.get('original')!r} -> "
                      + (repr(back.get("text")) if back.get("kept")
                         else f"left as written (translation {back.get('raw')!r} not kept)"))
     return lines

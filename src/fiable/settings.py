@@ -182,8 +182,7 @@ class Settings:
         " over an English handbook): `translate` (the local model translates it into the"
         " documents' main language for retrieval, the answerability gates and the model, one"
         " short call; the answer is put back into the question's language) or `off` (searched"
-        " as asked). See"
-        " docs/multilingual.md.",
+        " as asked). See docs/multilingual.md.",
         choices=("translate", "off"),
     )
     injection: str = _setting(

@@ -80,14 +80,10 @@ class Standalone:
     method: str  # first | standalone | model | merge
     seconds: float = 0.0
     rewrite: str | None = None  # the model's raw rewrite, also when it was not kept
-    # merge: the earlier question(s) the message follows, shown to the model on a line of
-    # their own so that it answers the message, not the earlier question
-    follows: str = ""
 
     def to_dict(self) -> dict[str, object]:
         return {"message": self.message, "question": self.question, "method": self.method,
-                "seconds": round(self.seconds, 4), "rewrite": self.rewrite,
-                "follows": self.follows}
+                "seconds": round(self.seconds, 4), "rewrite": self.rewrite}
 
 
 def needs_context(message: str, language: str = "en") -> bool:
@@ -126,20 +122,20 @@ def standalone_question(
         rewrite = _rewrite(message, history, generator_factory(), language, prompt_dir)
         if _keeps(rewrite, message, history):
             return Standalone(message, rewrite, "model", time.perf_counter() - started, rewrite)
-    follows = _follows(history[-1].question)
-    merged = (f"{message} (suite de : {follows})" if language == "fr"
-              else f"{message} (follow-up to: {follows})")
-    return Standalone(message, merged, "merge", time.perf_counter() - started, rewrite,
-                      follows)
+    merged = _merge(message, history[-1].question, language)
+    return Standalone(message, merged, "merge", time.perf_counter() - started, rewrite)
 
 
-def _follows(previous: str) -> str:
-    """What a message after ``previous`` follows: the previous message and, when that was a
+def _merge(message: str, previous: str, language: str) -> str:
+    """``message`` followed by what it follows: the previous message and, when that was a
     follow-up too, the question its chain started from (so a long run of follow-ups stays
     two questions of context, not a growing nest)."""
     said, context = _merged_parts(previous)
     root = split_sentences(context)[-1] if context else ""
-    return _clip(f"{said} {root}" if root and root != said else said, _QUESTION_CHARS)
+    follows = _clip(f"{said} {root}" if root and root != said else said, _QUESTION_CHARS)
+    if language == "fr":
+        return f"{message} (suite de : {follows})"
+    return f"{message} (follow-up to: {follows})"
 
 
 _MERGED = re.compile(r"^(?P<said>.*?) \((?:follow-up to: |suite de : )(?P<context>.*)\)$", re.S)

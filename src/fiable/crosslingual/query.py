@@ -3,9 +3,11 @@ over an English handbook) reaches neither BM25 (no shared word) nor an English-o
 embedder. :func:`translate_question` has the local model translate it into the documents'
 language (one short call, a fixed one-example prompt, ``prompts/translate_*``); retrieval,
 the answerability gates and the model read the translation (with the templates of the
-question's language), and :mod:`fiable.crosslingual.answer` puts the answer back into it. A translation is kept only when it is in the documents'
-language, of sensible length, and keeps the question's numbers; otherwise the question is
-searched as asked (``kept`` False, the raw output recorded for the trace).
+question's language) where the best passage is in the documents' language, and
+:mod:`fiable.crosslingual.answer` puts the answer back into the question's language. A
+translation is kept only when it is a question in the documents' language, of sensible
+length, with the question's digits; otherwise the question is searched as asked (``kept``
+False, the raw output recorded for the trace).
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Sequence
 
 from ..generators.base import Generator
 from ..language import UNDETERMINED, detect_language
-from ..retrieval import Hit
+from ..retrieval import Hit, fuse
 from .translate import Translation, translate
 
 __all__ = ["Translation", "documents_language", "merge_hits", "translate_question"]
@@ -38,13 +40,10 @@ def merge_hits(translated: Sequence[Hit], asked: Sequence[Hit], k: int, rrf_k: i
     """The ``k`` best of two searches, by reciprocal rank (for collections that also hold
     documents in the question's language): a chunk both found keeps the translation's hit
     (its scores are the ones the gates read)."""
-    scores: dict[int, float] = {}
-    best: dict[int, Hit] = {}
-    for hits in (translated, asked):
-        for rank, hit in enumerate(hits, start=1):
-            scores[hit.chunk.id] = scores.get(hit.chunk.id, 0.0) + 1.0 / (rrf_k + rank)
-            best.setdefault(hit.chunk.id, hit)
-    return [best[i] for i in sorted(scores, key=lambda i: -scores[i])[:k]]
+    fused = fuse([(h.chunk.id, h.score) for h in translated],
+                 [(h.chunk.id, h.score) for h in asked], method="rrf", rrf_k=rrf_k)
+    best = {h.chunk.id: h for h in asked} | {h.chunk.id: h for h in translated}
+    return [best[cid] for cid, _ in fused[:k]]
 
 
 def translate_question(question: str, source: str, target: str, generator: Generator, *,

@@ -26,9 +26,9 @@ _LABEL = re.compile(r"^\s*(translation|traduction|question|answer|réponse|engli
 
 @dataclass(frozen=True, slots=True)
 class Translation:
-    """``question`` (in ``source``) in ``target``: ``text`` when ``kept``."""
+    """``original`` (in ``source``) in ``target``: ``text`` when ``kept``."""
 
-    question: str  # the text translated
+    original: str  # the question or answer sentence translated
     source: str
     target: str
     text: str
@@ -38,11 +38,11 @@ class Translation:
 
     @property
     def query(self) -> str:
-        """What retrieval and the gates read."""
-        return self.text if self.kept else self.question
+        """What retrieval searches: the translation when kept, else the original."""
+        return self.text if self.kept else self.original
 
     def to_dict(self) -> dict[str, object]:
-        return {"question": self.question, "source": self.source, "target": self.target,
+        return {"original": self.original, "source": self.source, "target": self.target,
                 "text": self.text, "kept": self.kept, "seconds": round(self.seconds, 4),
                 "raw": self.raw}
 
