@@ -83,9 +83,10 @@ def handbook(tmp_path):
 
 
 def _ask(tmp_path, handbook, responses, **settings) -> tuple[Done, FakeGenerator]:
+    settings.setdefault("min_relevance", 0.0)
     gen = FakeGenerator(responses=responses)
     with Workspace.open(tmp_path / "ws", create=True, embedder="hashing", generator=gen,
-                        min_relevance=0.0, **settings) as ws:
+                        **settings) as ws:
         ws.ingest([handbook])
         [done] = [e for e in ws.ask_stream(QUESTION_FR) if isinstance(e, Done)]
     return done, gen
@@ -196,3 +197,11 @@ def test_a_huge_question_is_translated_clipped_and_then_searched_as_asked(tmp_pa
     made = translate_question(question, "fr", "en", gen)
     assert len(gen.calls[0][-1].content) <= 400  # clipped for the model
     assert not made.kept and made.query == question  # its digits are not all there
+
+
+def test_a_refusal_after_a_translation_discloses_the_model_that_translated(tmp_path, handbook):
+    done, gen = _ask(tmp_path, handbook, [TRANSLATED], min_relevance=0.99)  # refused before
+    answer = done.answer
+    assert answer.abstained and answer.abstain_code == "low_relevance" and len(gen.calls) == 1
+    assert answer.generator_model == gen.model_id
+    assert "fake-scripted" in answer.disclosure and "abstenu" in answer.disclosure

@@ -272,11 +272,14 @@ def ask_events(
             span.set(method=made.method, message=made.message, question=made.question,
                      rewrite=made.rewrite)
     translation: Translation | None = None
+    translated_by: str | None = None  # a model ran before the answer: the disclosure says so
     languages = store.languages(request.collections) if settings.cross_lingual != "off" else []
     if (pair := documents_language(question, languages)) is not None:
         with tracer.span("translate", source=pair[0], target=pair[1]) as span:
-            translation = translate_question(question, *pair, generator_factory(),
+            translator = generator_factory()
+            translation = translate_question(question, *pair, translator,
                                              prompt_dir=settings.prompt_dir)
+            translated_by = translator.model_id
             span.set(kept=translation.kept, text=translation.text, raw=translation.raw)
             if translation.kept:  # the model's words, asked in the user's place
                 _screen_question(translation.text, settings, screening)
@@ -363,7 +366,7 @@ def ask_events(
         yield Retrieved(tuple(sources))
         yield finish(refusal, [AnswerSentence(refusal, (), "none", 0.0)],
                      sources, "the question asks for the assistant's instructions, which are "
-                     "not documents", None, None, {}, decision="abstained-before",
+                     "not documents", translated_by, None, {}, decision="abstained-before",
                      code="question_reveal")
         return
     if not hits or result.best_dense < settings.min_relevance:
@@ -374,7 +377,7 @@ def ask_events(
         logger.info("abstained before generation", extra={"trace_id": trace_id, "reason": reason})
         yield Retrieved(tuple(sources))
         yield finish(refusal, [AnswerSentence(refusal, (), "none", 0.0)],
-                     sources, reason, None, None, {}, decision="abstained-before",
+                     sources, reason, translated_by, None, {}, decision="abstained-before",
                      code="no_passages" if not hits else "low_relevance")
         return
 
@@ -392,7 +395,7 @@ def ask_events(
             sources = [_source(i, h) for i, h in enumerate(hits[:3], start=1)]
             yield Retrieved(tuple(sources))
             yield finish(refusal, [AnswerSentence(refusal, (), "none", 0.0)],
-                         sources, refused, None, None, {}, decision="abstained-before",
+                         sources, refused, translated_by, None, {}, decision="abstained-before",
                          code="not_answerable")
             return
 
