@@ -24,18 +24,24 @@ CLAIMS = [Exchange("Who approves expense claims over 500 euros?", "The budget ho
     ("how long?", "en"),
     ("Et pour les stagiaires ?", "fr"),
     ("Qui l'approuve ? Combien cela coûte-t-il ?", "fr"),
+    ("Quand a-t-il été breveté ?", "fr"),  # the inverted pronoun, no subject named
+    ("Quelle prime reçoit-il en cas de déménagement ?", "fr"),
 ])
 def test_a_message_that_points_back_needs_the_conversation(message, language) -> None:
     assert needs_context(message, language)
 
 
-@pytest.mark.parametrize("message", [
-    "How many days of paid annual leave do employees get per year?",
-    "Which phone extension is the security hotline for reporting incidents?",
-    "Combien de jours de congés payés les salariés ont-ils par an ?",
+@pytest.mark.parametrize("message, language", [
+    ("How many days of paid annual leave do employees get per year?", "en"),
+    ("Which phone extension is the security hotline for reporting incidents?", "en"),
+    ("Combien de jours de congés payés les salariés ont-ils par an ?", "en"),
+    # French: the pronoun inverted after a subject the question names points back at nothing
+    ("Combien de jours de congés payés les salariés ont-ils par an ?", "fr"),
+    ("La prime de cooptation est-elle versée à Lyon ?", "fr"),
 ])
-def test_a_self_contained_question_takes_the_fast_path(message) -> None:
-    made = standalone_question(message, CLAIMS, generator_factory=_no_model, mode="model")
+def test_a_self_contained_question_takes_the_fast_path(message, language) -> None:
+    made = standalone_question(message, CLAIMS, generator_factory=_no_model, mode="model",
+                               language=language)
     assert made.method == "standalone" and made.question == message
 
 

@@ -58,7 +58,9 @@ _QUESTION_WORDS = frozenset("""who whom whose what when where which why how is a
     did can could should may will has have qui que quoi quand ou comment pourquoi combien quel
     quelle quels quelles est peut doit faut y a-t-il""".split())
 _MIN_OWN_WORDS = 3  # a message with fewer content words leans on the conversation
-_PARTS = re.compile(r"[-'\u2019]")
+_ELIDED = re.compile(r"['\u2019]")
+_INVERTED = frozenset({"il", "ils", "elle", "elles", "t"})  # "a-t-il", "ont-ils"
+_DETERMINERS = frozenset("le la les l un une des du nos vos leurs ses ce cette ces".split())
 _MARKERS = re.compile(r"\s*\[\d+(?:\s*,\s*\d+)*\]")
 _LABEL = re.compile(r"^\s*(standalone question|question autonome|question)\s*:\s*", re.I)
 
@@ -89,8 +91,17 @@ class Standalone:
 def needs_context(message: str, language: str = "en") -> bool:
     """Whether ``message`` leans on the conversation before it: a word that points back,
     an opening "and ..." / "what about ...", or too few words of its own."""
-    # "celui-ci", "d'il", "l'approuve-t-il": the parts of elided and hyphenated words count
-    words = {part for w in word_tokens(message) for part in _PARTS.split(w) if part}
+    # "celui-ci", "d'il", "l'approuve-t-il": the parts of elided and hyphenated words count,
+    # but not the pronoun a French question inverts after its verb when a subject it names
+    # comes just before ("les salariés ont-ils", "la prime est-elle"; "Quand a-t-il" and
+    # "Quelle prime reçoit-il" still point back)
+    tokens = word_tokens(message)
+    words: set[str] = set()
+    for i, token in enumerate(tokens):
+        named = bool(set(tokens[max(0, i - 4):max(0, i - 1)]) & _DETERMINERS)
+        for elided in _ELIDED.split(token):
+            words.update(part for j, part in enumerate(elided.split("-"))
+                         if part and not (named and j and part in _INVERTED))
     refers = _REFERS_BACK.get(language, _REFERS_BACK["en"]) | _REFERS_BACK["en"]
     openers = _OPENERS.get(language, ()) + _OPENERS["en"]
     folded = message.strip().lower()
