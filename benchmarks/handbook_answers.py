@@ -7,6 +7,8 @@ prints, per configuration, side by side:
 - abstained: an unanswerable question answered "Not in the documents.";
 - cited: share of answer sentences with at least one citation;
 - citation precision: share of cited sources that are the question's gold document;
+- flagged: right answers with a sentence the verifier labels unsupported (shown to the
+  reader as "not supported by the sources"), and wrong answers flagged so;
 - latency p50/p95 of the whole ask.
 
     python benchmarks/handbook_answers.py                        # default settings
@@ -43,14 +45,20 @@ def run(ws: Workspace) -> list[str]:
     answered = abstained = n_ans = n_unans = 0
     cited_sentences = sentences = 0
     good_cites = cites = 0
+    right_flagged = wrong_flagged = wrong = 0
     latencies = []
     for q in handbook_questions():
         a = ws.ask(q["question"])
         latencies.append(a.timings["total"])
         if q["answerable"]:
             n_ans += 1
-            answered += (not a.abstained) and any(norm(g) in norm(a.text) for g in q["answers"])
+            right = (not a.abstained) and any(norm(g) in norm(a.text) for g in q["answers"])
+            answered += right
             if not a.abstained:
+                flagged = any(s.label == "unsupported" for s in a.sentences)
+                right_flagged += right and flagged
+                wrong += not right
+                wrong_flagged += (not right) and flagged
                 sentences += len(a.sentences)
                 cited_sentences += sum(1 for s in a.sentences if s.citations)
                 for src in a.cited_sources:
@@ -61,6 +69,7 @@ def run(ws: Workspace) -> list[str]:
             abstained += a.abstained
     return [f"{answered}/{n_ans}", f"{abstained}/{n_unans}",
             f"{cited_sentences / max(sentences, 1):.0%}", f"{good_cites / max(cites, 1):.0%}",
+            f"{right_flagged}/{answered}", f"{wrong_flagged}/{wrong}",
             f"{percentile(latencies, 50):.1f}", f"{percentile(latencies, 95):.1f}"]
 
 
@@ -84,7 +93,8 @@ def main() -> None:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(table(rows, ["settings", "answered", "abstained", "cited sentences",
-                       "citation precision", "p50 s", "p95 s"]))
+                       "citation precision", "right answers flagged",
+                       "wrong answers flagged", "p50 s", "p95 s"]))
 
 
 if __name__ == "__main__":

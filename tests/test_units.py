@@ -33,6 +33,14 @@ def test_anything_else_is_left_as_written(answer):
     assert complete_number(answer, [TABLE, POLICY]) == answer
 
 
+def test_a_unit_the_passage_qualifies_is_written_as_the_passage_writes_it():
+    assert complete_number("27 days", [TABLE, POLICY]) == "27 working days"
+    assert complete_number("27 days.", [POLICY]) == "27 working days."
+    assert complete_number("27 weeks", [POLICY]) == "27 weeks"  # another unit: the verifier's
+    assert complete_number("12 days", [POLICY]) == "12 days"  # not the passage's number
+    assert complete_number("They get 27 days.", [POLICY]) == "They get 27 days."
+
+
 def test_a_currency_is_kept_and_per_is_not_a_unit():
     assert complete_number("220", [RATE]) == "£220"
 

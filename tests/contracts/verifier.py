@@ -85,3 +85,28 @@ class VerifierContract:
         ], evidence=(PASSAGE_FR,))
         for s in wrong:
             assert s.label != "supported" and s.score < right.score, s
+
+    def test_a_value_attached_to_the_wrong_thing_is_not_supported(self, verifier):
+        hotels = ("Travel policy > Hotels\nHotel rates per night: the company pays up to the rate "
+                  "of the city.\nCity | Maximum rate per night\nParis | €220\nLyon | €150\n"
+                  "Berlin | €180")
+        mileage = ("Travel policy > Mileage\nMileage: private cars used for a business trip are "
+                   "reimbursed at €0.37 per kilometre.")
+        question = "What is the maximum hotel rate per night for a business trip to Paris?"
+        said = "The maximum hotel rate per night for a business trip to Paris is {}."
+        right, kilometre, madrid = verifier.verify([
+            Claim(said.format("€220"), (hotels, mileage), question),
+            Claim(said.format("€0.37 per kilometre"), (hotels, mileage), question),
+            Claim(said.format("€180").replace("Paris", "Madrid"), (hotels, mileage),
+                  question.replace("Paris", "Madrid")),
+        ])
+        assert right.label == "supported", right
+        assert kilometre.label == "unsupported" and madrid.label == "unsupported"
+
+    def test_a_number_with_another_unit_is_not_supported(self, verifier):
+        right, days = self.check(verifier, [
+            "Employees get 27 working days of paid annual leave per year.",
+            "Employees get 27 days of paid annual leave per year.",
+        ])
+        assert days.label != "supported" and days.score < right.score
+        assert days.details["unit_mismatch"] == ["27"]

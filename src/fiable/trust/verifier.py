@@ -9,10 +9,13 @@ The Verifier contract (checked by ``tests/contracts/verifier.py`` for every impl
 - Verifying never raises on odd text (empty evidence, no words): it answers unsupported.
 
 :class:`CascadeVerifier` is the default. No NLI or cross-encoder model ships offline, so it
-combines cheap signals first (:mod:`fiable.trust.signals`, plus the embedding similarity
-of the sentence to its closest evidence sentence) in a logistic score whose weights were
-fitted on a development split (``benchmarks/verifier.py``), and asks the generator as a
-yes/no judge only for sentences in the uncertain band.
+combines cheap signals first (:mod:`fiable.trust.signals`; the embedding similarity of the
+sentence to its closest evidence sentence; a number written with a unit the evidence never
+gives it, :mod:`fiable.trust.units`; and where the sentence's values stand, the value gaps
+of :mod:`fiable.trust.anchors`, which catch a real value of the passages attached to the
+wrong subject, row, column or unit) in a logistic score whose weights were fitted on
+development splits (``benchmarks/verifier.py --fit``), and asks the generator as a yes/no
+judge only for sentences in the uncertain band.
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ from typing import Any, Callable, Literal, Protocol, Sequence
 
 import numpy as np
 
-from ..sentences import split_sentences
-from .signals import signals
+from .anchors import (Placement, evidence_lines, excluded_names, holders, lexical_gap,
+                      rate_mismatch, similarity_gap, values_of)
+from .signals import evidence_language, signals
+from .units import mismatched_units
 
 __all__ = ["WEIGHTS", "WEIGHTS_LEXICAL", "CascadeVerifier", "Claim", "Judge", "Support", "Thresholds",
            "Verifier", "features"]
@@ -69,25 +74,36 @@ class Judge(Protocol):
     def __call__(self, sentence: str, evidence: str) -> bool | None: ...
 
 
-# Logistic weights over (bias, lexical, similarity, missing number, missing-name share),
-# fitted on the SQuAD 2.0 dev split by `python benchmarks/verifier.py --fit` (WEIGHTS with
-# the embedder's similarity, WEIGHTS_LEXICAL for a verifier without an embedder).
-WEIGHTS: tuple[float, ...] = (-3.65, 3.83, 1.29, -3.07, -2.74)
-WEIGHTS_LEXICAL: tuple[float, ...] = (-3.16, 4.52, 0.0, -3.08, -2.79)
+# Logistic weights over (bias, lexical, similarity, missing number or unit, missing-name
+# share, value similarity gap, value lexical gap), fitted on the SQuAD 2.0 dev split's sets
+# (model-written sentences among them) by `python benchmarks/verifier.py --fit` (WEIGHTS
+# with the embedder, WEIGHTS_LEXICAL for a verifier without one).
+WEIGHTS: tuple[float, ...] = (-2.06, 2.13, 0.95, -2.31, -1.97, -1.51, -3.44)
+WEIGHTS_LEXICAL: tuple[float, ...] = (-1.71, 2.59, 0.0, -2.32, -1.98, 0.0, -4.18)
 
 
 def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x))
 
 
-def features(sentence: str, evidence: str, similarity: float) -> tuple[dict[str, Any], list[float]]:
-    """The signals of a claim and the feature vector the logistic score reads."""
+def features(sentence: str, evidence: str, similarity: float, placement: Placement = Placement()
+             ) -> tuple[dict[str, Any], list[float]]:
+    """The signals of a claim and the feature vector the logistic score reads; ``placement``:
+    where its values stand (:mod:`fiable.trust.anchors`)."""
     sig = signals(sentence, evidence)
-    missing_names = len(sig.missing_entities) / sig.entities if sig.entities else 0.0
-    vector = [1.0, sig.lexical, similarity, float(bool(sig.missing_numbers)), missing_names]
+    # a name of the sentence missing from the evidence, or excluded where its value stands
+    missing = len(sig.missing_entities) + len(placement.excluded)
+    missing_names = missing / max(sig.entities, missing) if missing else 0.0
+    # "27 days" where the evidence says working days; "rate per night ... €0.37 per kilometre"
+    units = mismatched_units(sentence, evidence) + [f"per {r}" for r in placement.rates]
+    vector = [1.0, sig.lexical, similarity, float(bool(sig.missing_numbers or units)),
+              missing_names, placement.similarity_gap, placement.lexical_gap]
     details = {"lexical": sig.lexical, "similarity": round(similarity, 4),
                "missing_numbers": list(sig.missing_numbers),
-               "missing_entities": list(sig.missing_entities)}
+               "missing_entities": list(sig.missing_entities), "unit_mismatch": units,
+               "excluded_names": list(placement.excluded),
+               "value_gap": round(placement.similarity_gap, 4),
+               "value_gap_lexical": round(placement.lexical_gap, 4)}
     return details, vector
 
 
@@ -107,18 +123,32 @@ class CascadeVerifier:
         self.thresholds = thresholds
         self.weights = tuple(weights or (WEIGHTS if embed is not None else WEIGHTS_LEXICAL))
 
-    def _similarities(self, claims: Sequence[Claim]) -> list[float]:
-        """Cosine of each sentence to its closest evidence sentence (0 without an embedder).
-        Evidence sentences shared by several claims are embedded once."""
+    def _similarities(self, claims: Sequence[Claim]) -> list[tuple[float, Placement]]:
+        """For each claim: the cosine of its sentence to the closest evidence sentence (0
+        without an embedder), and where its values stand (the similarity gap 0 without an
+        embedder). Evidence sentences shared by several claims are embedded once."""
+        lines = [evidence_lines(c.evidence) for c in claims]
+        values = [values_of(c.sentence, c.question) for c in claims]
+        held = [holders(v, ls) for v, ls in zip(values, lines)]
+        placed = [Placement(0.0, lexical_gap(v.rest, ls, h, evidence_language("\n".join(c.evidence)), v),
+                            rate_mismatch(c.sentence, ls, h, v), excluded_names(c.sentence, ls, h, v))
+                  if h else Placement()
+                  for c, v, ls, h in zip(claims, values, lines, held)]
         if self.embed is None or not claims:
-            return [0.0] * len(claims)
-        pieces = [list(dict.fromkeys(s for e in c.evidence for s in split_sentences(e)))[:64]
-                  for c in claims]
-        unique = list(dict.fromkeys(p for ps in pieces for p in ps))
-        vectors = self.embed([c.sentence for c in claims] + unique)
-        row = {text: len(claims) + i for i, text in enumerate(unique)}
-        return [float(np.max(vectors[[row[p] for p in ps]] @ vectors[i])) if ps else 0.0
-                for i, ps in enumerate(pieces)]
+            return [(0.0, p) for p in placed]
+        unique = list(dict.fromkeys(t for ls in lines for t in ls.texts))
+        rests = [v.rest if v.rest.strip() else c.sentence for c, v in zip(claims, values)]
+        vectors = self.embed([c.sentence for c in claims] + rests + unique)
+        row = {text: 2 * len(claims) + i for i, text in enumerate(unique)}
+        out = []
+        for i, ls in enumerate(lines):
+            if not ls.texts:
+                out.append((0.0, placed[i]))
+                continue
+            evidence = vectors[[row[t] for t in ls.texts]]
+            gap = similarity_gap(vectors[len(claims) + i], evidence, ls, held[i])
+            out.append((float(np.max(evidence @ vectors[i])), placed[i]._replace(similarity_gap=gap)))
+        return out
 
     def _label(self, score: float) -> Label:
         t = self.thresholds
@@ -127,12 +157,12 @@ class CascadeVerifier:
     def verify(self, claims: Sequence[Claim]) -> list[Support]:
         sims = self._similarities(claims)
         out: list[Support] = []
-        for claim, sim in zip(claims, sims):
+        for claim, (sim, placement) in zip(claims, sims):
             evidence = "\n".join(e for e in claim.evidence if e.strip())
             if not evidence or not any(ch.isalnum() for ch in claim.sentence):
                 out.append(Support(0.0, "unsupported", "none", {"reason": "no evidence"}))
                 continue
-            details, vector = features(claim.sentence, evidence, sim)
+            details, vector = features(claim.sentence, evidence, sim, placement)
             score = _sigmoid(sum(w * x for w, x in zip(self.weights, vector)))
             method: Literal["signals", "judge"] = "signals"
             t = self.thresholds
