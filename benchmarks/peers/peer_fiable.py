@@ -66,7 +66,9 @@ def main(argv: list[str]) -> None:
             retrieval = {}
             for n, q in enumerate(io.read_queries(args.queries), start=1):
                 t = time.perf_counter()
-                found = fetch_candidates(ws, q["text"], "default", s.candidates)
+                found = fetch_candidates(ws, q["text"], "default", s.candidates,
+                                         query_pool=s.query_pool,  # type: ignore[arg-type]
+                                         query_terms=s.query_terms)
                 fused = fuse(found.lexical, found.dense, method=s.fusion,  # type: ignore[arg-type]
                              rrf_k=s.rrf_k, dense_weight=s.dense_weight)
                 seconds = time.perf_counter() - t

@@ -30,7 +30,7 @@ from .i18n import answer_language
 from .i18n import text as fixed_text
 from .generators.base import ChatMessage, GenerationOptions, Generator
 from .observability.tracing import Span, Tracer
-from .retrieval import DenseGroups, Hit, SearchResult, hybrid_search
+from .retrieval import DenseGroups, Hit, SearchResult, hybrid_search, search_options
 from .settings import Settings
 from .store.base import Store
 from .templates import load_prompt
@@ -296,9 +296,7 @@ def ask_events(
         def search(query: str) -> SearchResult:
             return hybrid_search(
                 store, embedder, query, k=top_k + spare, collections=request.collections,
-                fusion=settings.fusion,  # type: ignore[arg-type]
-                rrf_k=settings.rrf_k, dense_weight=settings.dense_weight,
-                candidates=settings.candidates, dense_groups=dense_groups,
+                dense_groups=dense_groups, **search_options(settings),
             )
         result = search(searched)
         if translation is not None and translation.kept and translation.source in languages:

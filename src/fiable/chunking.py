@@ -24,7 +24,7 @@ from typing import Callable
 from .documents import LoadedDocument
 from .sentences import sentence_spans
 
-__all__ = ["Chunk", "chunk_document", "CHUNKER_VERSION", "embedding_text"]
+__all__ = ["Chunk", "chunk_document", "CHUNKER_VERSION", "embedding_text", "split_words"]
 
 CHUNKER_VERSION = "1"
 TokenCounter = Callable[[str], int]
@@ -56,7 +56,7 @@ class _Unit:
 _WHITESPACE_RUN = re.compile(r"\S+")
 
 
-def _split_long(
+def split_words(
     text: str, start: int, end: int, limit: int, count: TokenCounter
 ) -> list[tuple[int, int, int]]:
     """Cut ``text[start:end]`` at word boundaries into pieces of at most ``limit`` tokens."""
@@ -97,7 +97,7 @@ def _units(doc: LoadedDocument, text: str, limit: int, count: TokenCounter) -> l
         for a, b in spans:
             n = count(text[a:b])
             if n > limit:
-                for pa, pb, pn in _split_long(text, a, b, limit, count):
+                for pa, pb, pn in split_words(text, a, b, limit, count):
                     units.append(_Unit(pa, pb, pn, block.page, block.heading_path, False))
             else:
                 units.append(

@@ -33,8 +33,8 @@ import threading
 import unicodedata
 from typing import Any, Iterable, Sequence
 
-__all__ = ["DEFAULT_LANGUAGE", "STEMMERS", "analyse", "chunk_languages", "document_language",
-           "index_text", "query_terms"]
+__all__ = ["DEFAULT_LANGUAGE", "DEFAULT_QUERY_TERMS", "STEMMERS", "analyse", "chunk_languages",
+           "document_language", "index_text", "query_terms", "rarest_terms"]
 
 DEFAULT_LANGUAGE = "en"
 
@@ -129,6 +129,22 @@ def query_terms(query: str, languages: Iterable[str], *, limit: int = 64,
         for term in (_fold(t) for t in _stem(kept, language)):
             terms.setdefault(term, None)
     return list(terms)[:limit]
+
+
+# A long query (a pasted paragraph) searches BM25 for its rarest terms only: its common
+# words, all OR-ed, would otherwise rank long chunks that hold many of them first. Chosen
+# on the dev splits of benchmarks/retrieval_sets.py.
+DEFAULT_QUERY_TERMS = 64
+
+
+def rarest_terms(terms: Sequence[str], document_frequency: dict[str, int],
+                 limit: int) -> list[str]:
+    """The ``limit`` terms of ``terms`` found in the fewest chunks, in query order; a term in
+    no chunk (``document_frequency`` lacks it or says 0) is dropped: it can match nothing."""
+    found = list(dict.fromkeys(t for t in terms if document_frequency.get(t, 0) > 0))
+    order = {t: i for i, t in enumerate(found)}
+    keep = set(sorted(found, key=lambda t: (document_frequency[t], order[t]))[:limit])
+    return [t for t in found if t in keep]
 
 
 def _languages(languages: Iterable[str]) -> Sequence[str]:

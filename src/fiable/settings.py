@@ -110,6 +110,18 @@ class Settings:
     rrf_k: int = _setting(60, "RRF constant k.")
     dense_weight: float = _setting(0.5, "Weight of the dense score when fusion = `weighted`.")
     candidates: int = _setting(50, "Candidates taken from each retriever before fusion.")
+    query_pool: str = _setting(
+        "mean",
+        "How a query longer than the embedder reads is embedded: `mean` (cut into windows of"
+        " sentences that fit, their vectors averaged) or `first` (its first window only, the"
+        " embedder's truncation).",
+        choices=("mean", "first"),
+    )
+    query_terms: int = _setting(
+        64,
+        "BM25 searches at most this many terms of a query, the ones in the fewest chunks"
+        " (a pasted paragraph's common words would rank long chunks first); 0: every term.",
+    )
     min_relevance: float = _setting(
         0.20,
         "When no passage reaches this dense similarity (cosine) to the question, fiable answers"
@@ -372,7 +384,8 @@ PROFILES: dict[str, dict[str, Any]] = {
 
 # Settings a ``[collections."NAME"]`` table of fiable.toml may set for one collection
 # (``fiable eval --sweep`` writes them); they apply when a question targets that collection.
-COLLECTION_SETTINGS = ("top_k", "fusion", "rrf_k", "dense_weight", "candidates", "min_relevance",
+COLLECTION_SETTINGS = ("top_k", "fusion", "rrf_k", "dense_weight", "candidates", "query_pool",
+                       "query_terms", "min_relevance",
                        "verify", "support_threshold", "verify_judge", "answerability",
                        "answerability_threshold", "answer_threshold", "quote_min_coverage", "pii",
                        "feedback_export", "answer_language", "embedder")

@@ -26,7 +26,7 @@ from .generators.base import Generator
 from .governance.access import OWNER, Principal, principal_for, read_scope
 from .governance.audit import answer_entry
 from .ingest import IngestProgress, IngestReport, TextRecord, ingest_paths, ingest_records
-from .retrieval import Hit, hybrid_search
+from .retrieval import Hit, hybrid_search, search_options
 from .settings import SETTINGS_FILE, Settings, load_settings, read_collection_settings
 from .store import open_store
 from .store.base import CollectionInfo, DocumentInfo, Store
@@ -421,8 +421,7 @@ class Workspace:
         embedder, groups = self.dense_route(collections)
         return hybrid_search(
             self.store, embedder, query, k=k or s.top_k, collections=collections,
-            fusion=s.fusion, rrf_k=s.rrf_k, dense_weight=s.dense_weight,  # type: ignore[arg-type]
-            candidates=s.candidates, dense_groups=groups,
+            dense_groups=groups, **search_options(s),
         ).hits
 
     @property

@@ -173,6 +173,22 @@ class StoreContract:
             store.lexical_search(q, 5)  # must not raise
         assert store.lexical_search("", 5) == []
 
+    def test_long_queries_search_their_rarest_terms(self, store):
+        store.ensure_collection("hr")
+        texts = ["staff office policy for every staff member"] * 5 + [
+            "the zeppelin policy of the office", "meeting rooms of the staff office",
+            "meeting notes for staff"]
+        store.replace_documents("hr", [doc(f"d{i}.md", [t], [_vec(1)]) for i, t in enumerate(texts)],
+                                embedding_model="m1")
+        query = "staff office policy staff office policy meeting zeppelin unicorn"
+        sources = lambda hits: [store.chunks([i])[0].source for i, _ in hits]  # noqa: E731
+        # one term kept: the rarest that is in a chunk ("unicorn" is in none and is dropped)
+        assert sources(store.lexical_search(query, 10, max_terms=1)) == ["d5.md"]
+        assert sorted(sources(store.lexical_search(query, 10, max_terms=2))) == [
+            "d5.md", "d6.md", "d7.md"]  # + "meeting", in two chunks; "staff" is in seven
+        everything = store.lexical_search(query, 10, max_terms=0)
+        assert len(everything) == 8 and everything == store.lexical_search(query, 10)
+
     def test_eval_runs_are_kept_in_order_with_their_items(self, store):
         first = store.save_eval_run({"dataset": "d", "kind": "retrieval", "split": "test",
                                      "metrics": {"ndcg@10": 0.5}}, [{"id": "q1"}])

@@ -22,7 +22,9 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from ..errors import UserError
 from ..ingest import IngestReport, TextRecord, document_key
-from ..retrieval import fuse
+from ..lexical import DEFAULT_QUERY_TERMS
+from ..retrieval import DocPool, QueryPool, fuse, query_vector
+from ..retrieval import rank_documents as _pool_documents
 from ..settings import Settings
 from . import metrics as m
 from .datasets import Dataset, corpus_docs
@@ -97,21 +99,26 @@ class Candidates:
     timings: dict[str, float]
 
 
-def fetch_candidates(ws: "Workspace", text: str, collection: str, n: int) -> Candidates:
-    """The ``n`` best chunks of each retriever for ``text``, timed per stage."""
+def fetch_candidates(ws: "Workspace", text: str, collection: str, n: int, *,
+                     query_pool: QueryPool = "mean",
+                     query_terms: int = DEFAULT_QUERY_TERMS) -> Candidates:
+    """The ``n`` best chunks of each retriever for ``text``, timed per stage; a long query is
+    embedded and pruned as in production (``query_pool``, ``query_terms``)."""
     t0 = time.perf_counter()
-    vector = ws.embedder_for(collection).embed_query(text)  # the collection's own model
+    vector = query_vector(ws.embedder_for(collection), text, pool=query_pool)  # its own model
     t1 = time.perf_counter()
-    lexical = ws.store.lexical_search(text, n, [collection])
+    lexical = ws.store.lexical_search(text, n, [collection], max_terms=query_terms)
     t2 = time.perf_counter()
     dense = ws.store.vector_search(vector, n, [collection])
     t3 = time.perf_counter()
     return Candidates(lexical, dense, {"embed_query": t1 - t0, "lexical": t2 - t1, "dense": t3 - t2})
 
 
-def rank_documents(ranked_chunks: Sequence[tuple[int, float]], key: dict[int, str]) -> list[str]:
-    """Document keys in the order of their first chunk in ``ranked_chunks``."""
-    return list(dict.fromkeys(key[cid] for cid, _ in ranked_chunks if cid in key))
+def rank_documents(ranked_chunks: Sequence[tuple[int, float]], key: dict[int, str], *,
+                   pool: DocPool = "max") -> list[str]:
+    """Document keys best first (``pool``: see :mod:`fiable.retrieval.pooling`; ``max``
+    orders documents by their first chunk in ``ranked_chunks``)."""
+    return _pool_documents(ranked_chunks, key, pool=pool)
 
 
 def document_keys(ws: "Workspace", ids: Sequence[int]) -> dict[int, str]:
@@ -133,7 +140,9 @@ def _retrieval(ws: "Workspace", dataset: Dataset, collection: str, settings: Set
     items: list[dict[str, Any]] = []
     fetch_candidates(ws, "warm up", collection, 1)  # loads the vector matrix once
     for i, query in enumerate(dataset.queries, start=1):
-        found = fetch_candidates(ws, query.text, collection, settings.candidates)
+        found = fetch_candidates(ws, query.text, collection, settings.candidates,
+                                 query_pool=settings.query_pool,  # type: ignore[arg-type]
+                                 query_terms=settings.query_terms)
         t0 = time.perf_counter()
         fused = fuse(found.lexical, found.dense, method=settings.fusion,  # type: ignore[arg-type]
                      rrf_k=settings.rrf_k, dense_weight=settings.dense_weight)

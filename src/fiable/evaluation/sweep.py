@@ -98,7 +98,9 @@ def sweep(
                         hint="add doc_ids to the answerable questions")
     found: list[tuple[Candidates, dict[str, int]]] = []
     for i, (text, relevant) in enumerate(pairs, start=1):
-        found.append((fetch_candidates(ws, text, collection, settings.candidates), relevant))
+        found.append((fetch_candidates(ws, text, collection, settings.candidates,
+                                       query_pool=settings.query_pool,  # type: ignore[arg-type]
+                                       query_terms=settings.query_terms), relevant))
         if progress:
             progress("query", i, len(pairs))
     key = document_keys(ws, [cid for c, _ in found for cid, _ in (*c.lexical, *c.dense)])

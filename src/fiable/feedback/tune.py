@@ -254,9 +254,12 @@ def _ranked(ws: "Workspace", items: Sequence[Judgement], collection: str, candid
     from ..evaluation.runner import fetch_candidates
 
     out: list[_Ranked] = []
+    settings = ws.settings_for([collection])
     useful = [j for j in items if j.positives or j.correction]
     for i, j in enumerate(useful, start=1):
-        found = fetch_candidates(ws, j.question, collection, candidates)
+        found = fetch_candidates(ws, j.question, collection, candidates,
+                                 query_pool=settings.query_pool,  # type: ignore[arg-type]
+                                 query_terms=settings.query_terms)
         positives = set(j.positives)
         if j.correction:
             ids = sorted({cid for cid, _ in (*found.lexical, *found.dense)})

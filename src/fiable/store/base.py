@@ -12,7 +12,9 @@ Contract:
 - ``delete_documents(collection, sources)`` removes documents and their chunks, atomically.
 - Searches only see chunks of the collections named (all collections when None) and
   return ``(chunk_id, score)`` best first, at most ``k``; lexical scores are BM25 (higher
-  is better), vector scores cosine similarity.
+  is better), vector scores cosine similarity. A lexical query with more distinct terms
+  than ``max_terms`` searches for the ``max_terms`` found in the fewest chunks
+  (``fiable.lexical.rarest_terms``).
 - All vectors of one *collection* come from one embedding model: ``embedding_models()``
   says which for each collection (``embedding_model(name)`` for one), writing vectors of
   another model into it raises EmbeddingModelMismatchError, and so does one
@@ -53,6 +55,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..chunking import Chunk
+from ..lexical import DEFAULT_QUERY_TERMS
 
 __all__ = [
     "CollectionInfo",
@@ -155,7 +158,8 @@ class Store(Protocol):
     def languages(self, collections: Sequence[str] | None = None) -> list[str]: ...
 
     def lexical_search(
-        self, query: str, k: int, collections: Sequence[str] | None = None
+        self, query: str, k: int, collections: Sequence[str] | None = None, *,
+        max_terms: int = DEFAULT_QUERY_TERMS,
     ) -> list[ScoredId]: ...
 
     def vector_search(

@@ -32,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import ConfigError, EmbeddingModelMismatchError, StoreError
-from ..lexical import DEFAULT_LANGUAGE, index_text, query_terms
+from ..lexical import DEFAULT_LANGUAGE, DEFAULT_QUERY_TERMS, index_text, query_terms, rarest_terms
 from ._common import (ERASED_TITLE, MODELS_SQL, check_chunks_match_vectors, check_collection_name, document_info,
                       document_write, key_name_taken, missing_collections, model_of,
                       models_by_collection, missing_conversation, mixed_models_search, model_mismatch, now,
@@ -47,7 +47,7 @@ __all__ = ["PostgresStore", "redact_url"]
 
 logger = logging.getLogger(__name__)
 
-_MAX_QUERY_TERMS = 64
+_MAX_QUERY_TERMS = 1024  # analysed; the rarest max_terms are searched
 _K1, _B = 1.2, 0.75
 RERANK = 400  # shortlist from the binary index, re-ranked exactly on the halfvec vectors
 # Searches over at most this many chunks are exact (a scan, no index): sign bits keep far
@@ -422,13 +422,22 @@ class PostgresStore:
         return [r["language"] for r in rows]
 
     def lexical_search(
-        self, query: str, k: int, collections: Sequence[str] | None = None
+        self, query: str, k: int, collections: Sequence[str] | None = None, *,
+        max_terms: int = DEFAULT_QUERY_TERMS,
     ) -> list[ScoredId]:
         terms = query_terms(query, self.languages(collections), limit=_MAX_QUERY_TERMS)
         if not terms or k <= 0:
             return []
-        text = " ".join(terms).replace("\x00", "")
+        terms = [t.replace("\x00", "") for t in terms]
         with self._tx() as conn:
+            if max_terms and len(terms) > max_terms:  # the rarest, as the SQLite store picks them
+                df = {r["lexeme"]: int(r["n"]) for r in conn.execute(
+                    "SELECT lexeme, COUNT(*) AS n FROM postings WHERE lexeme = ANY(%s) "
+                    "GROUP BY lexeme", (terms,)).fetchall()}
+                terms = rarest_terms(terms, df, max_terms)
+                if not terms:
+                    return []
+            text = " ".join(terms)
             ids = self._collection_filter(conn, collections)
             rows = conn.execute(
                 f"""WITH q AS (

@@ -22,7 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import EmbeddingModelMismatchError, StoreError
-from ..lexical import DEFAULT_LANGUAGE, index_text, query_terms
+from ..lexical import DEFAULT_LANGUAGE, DEFAULT_QUERY_TERMS, index_text, query_terms, rarest_terms
 from ._common import (ERASED_TITLE, MODELS_SQL, check_chunks_match_vectors, check_collection_name, document_info,
                       document_write, key_name_taken, missing_collections, model_of,
                       models_by_collection, missing_conversation, mixed_models_search, model_mismatch, now,
@@ -35,7 +35,7 @@ __all__ = ["SQLiteStore"]
 
 logger = logging.getLogger(__name__)
 
-_MAX_QUERY_TERMS = 64
+_MAX_QUERY_TERMS = 1024  # analysed; the rarest max_terms are searched
 
 
 class SQLiteStore:
@@ -63,6 +63,9 @@ class SQLiteStore:
         self._languages_cache: dict[Any, tuple[int, tuple[str, ...]]] = {}
         with self._write() as conn:
             apply_migrations(conn)
+        # document frequency per index term, for the rarest terms of a long query
+        self._conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_vocab "
+                           "USING fts5vocab(main, 'chunks_fts', 'row')")
 
     # -- plumbing -----------------------------------------------------------------------
     @contextmanager
@@ -350,9 +353,12 @@ class SQLiteStore:
         return list(found)
 
     def lexical_search(
-        self, query: str, k: int, collections: Sequence[str] | None = None
+        self, query: str, k: int, collections: Sequence[str] | None = None, *,
+        max_terms: int = DEFAULT_QUERY_TERMS,
     ) -> list[ScoredId]:
         terms = query_terms(query, self.languages(collections), limit=_MAX_QUERY_TERMS)
+        if max_terms and len(terms) > max_terms:
+            terms = self._rarest(terms, max_terms)
         if not terms or k <= 0:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
@@ -368,6 +374,13 @@ class SQLiteStore:
             [match, *params, k],
         )
         return [(int(r["id"]), -float(r["score"])) for r in rows]
+
+    def _rarest(self, terms: list[str], limit: int) -> list[str]:
+        """The ``limit`` terms of ``terms`` in the fewest chunks (absent ones dropped)."""
+        marks = ", ".join("?" for _ in terms)
+        df = {r["term"]: int(r["doc"]) for r in self._query(
+            f"SELECT term, doc FROM temp.chunks_vocab WHERE term IN ({marks})", terms)}
+        return rarest_terms(terms, df, limit)
 
     def _matrix(self, collections: Sequence[str] | None) -> tuple[np.ndarray, np.ndarray]:
         key = None if collections is None else tuple(sorted(collections))

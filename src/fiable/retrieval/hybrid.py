@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Any, Literal, Sequence
 
 import numpy as np
 
-from .embedders.base import Embedder
-from .store.base import ScoredId, Store, StoredChunk
+from ..embedders.base import Embedder
+from ..lexical import DEFAULT_QUERY_TERMS
+from ..store.base import ScoredId, Store, StoredChunk
+from .long_query import QueryPool, query_vector
 
-__all__ = ["DenseGroups", "Hit", "SearchResult", "fuse", "hybrid_search"]
+__all__ = ["DenseGroups", "Hit", "SearchResult", "fuse", "hybrid_search", "search_options"]
 
 # (embedder, the collections its vectors were built for), one per model
 DenseGroups = Sequence[tuple[Embedder, Sequence[str]]]
@@ -85,6 +87,14 @@ def fuse(
     return sorted(fused.items(), key=lambda item: (-item[1], item[0]))
 
 
+def search_options(settings: Any) -> dict[str, Any]:
+    """The keyword arguments of :func:`hybrid_search` that ``settings`` (a
+    :class:`fiable.settings.Settings`) decides."""
+    return {"fusion": settings.fusion, "rrf_k": settings.rrf_k,
+            "dense_weight": settings.dense_weight, "candidates": settings.candidates,
+            "query_pool": settings.query_pool, "query_terms": settings.query_terms}
+
+
 def hybrid_search(
     store: Store,
     embedder: Embedder,
@@ -97,19 +107,23 @@ def hybrid_search(
     dense_weight: float = 0.5,
     candidates: int = 50,
     dense_groups: DenseGroups | None = None,
+    query_pool: QueryPool = "mean",
+    query_terms: int = DEFAULT_QUERY_TERMS,
 ) -> SearchResult:
     """The ``k`` best chunks for ``query`` in ``collections`` (all when None).
 
     ``dense_groups`` (collections embedded by different models): each group's collections
     are searched with the query embedded by the group's embedder; ``embedder`` then serves
-    nothing but the default."""
+    nothing but the default. A query longer than an embedder reads is embedded as
+    ``query_pool`` says (:mod:`.long_query`); BM25 searches its ``query_terms`` rarest
+    terms."""
     groups: list[tuple[Embedder, Sequence[str] | None]] = (
         list(dense_groups) if dense_groups else [(embedder, collections)])
     t0 = time.perf_counter()
-    vectors = [e.embed_query(query) for e, _ in groups]
+    vectors = [query_vector(e, query, pool=query_pool) for e, _ in groups]
     t1 = time.perf_counter()
     n = max(candidates, k)
-    lexical = store.lexical_search(query, n, collections)
+    lexical = store.lexical_search(query, n, collections, max_terms=query_terms)
     t2 = time.perf_counter()
     denses = [store.vector_search(v, n, names) for v, (_, names) in zip(vectors, groups)]
     dense = denses[0]
