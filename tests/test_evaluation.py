@@ -277,7 +277,7 @@ def test_collection_settings_are_written_read_and_overridable(tmp_path, monkeypa
         "hr": {"rrf_k": 7}, "docs": {"fusion": "weighted", "dense_weight": 0.3}}
     assert load_settings(ws_dir, collection="docs", environ={}).dense_weight == 0.3
     assert load_settings(ws_dir, collection="docs", environ={}).top_k == 4
-    assert load_settings(ws_dir, environ={}).dense_weight == 0.5
+    assert load_settings(ws_dir, environ={}).dense_weight == 0.4  # the default
     env = {"FIABLE_DENSE_WEIGHT": "0.9"}
     assert load_settings(ws_dir, collection="docs", environ=env).dense_weight == 0.9
     with pytest.raises(ConfigError, match="cannot be set per collection"):

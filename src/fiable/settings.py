@@ -24,7 +24,7 @@ from .errors import ConfigError, UserError
 
 __all__ = ["COLLECTION_SETTINGS", "SETTINGS_FILE", "Setting", "Settings", "load_settings",
            "read_collection_settings", "read_toml", "replace_table", "settings_table", "toml_value",
-           "write_collection_settings"]
+           "write_collection_settings", "write_setting", "write_settings"]
 
 SETTINGS_FILE = "fiable.toml"
 ENV_PREFIX = "FIABLE_"
@@ -104,23 +104,25 @@ class Settings:
     fusion: str = _setting(
         "weighted",
         "How lexical and dense results are fused: `rrf` (reciprocal rank) or `weighted`"
-        " (min-max normalised scores).",
+        " (min-max normalised scores). Chosen with dense_weight and candidates by the mean"
+        " nDCG@10 over seven dev sets (docs/retrieval.md).",
         choices=("rrf", "weighted"),
     )
     rrf_k: int = _setting(60, "RRF constant k.")
-    dense_weight: float = _setting(0.5, "Weight of the dense score when fusion = `weighted`.")
-    candidates: int = _setting(50, "Candidates taken from each retriever before fusion.")
+    dense_weight: float = _setting(0.4, "Weight of the dense score when fusion = `weighted`.")
+    candidates: int = _setting(100, "Candidates taken from each retriever before fusion.")
     query_pool: str = _setting(
-        "mean",
-        "How a query longer than the embedder reads is embedded: `mean` (cut into windows of"
-        " sentences that fit, their vectors averaged) or `first` (its first window only, the"
-        " embedder's truncation).",
-        choices=("mean", "first"),
+        "first",
+        "How a query longer than the embedder reads is embedded: `first` (its first window,"
+        " the embedder's truncation) or `mean` (cut into windows of sentences that fit, their"
+        " vectors averaged; no better on the long-query dev sets, docs/retrieval.md).",
+        choices=("first", "mean"),
     )
     query_terms: int = _setting(
-        64,
+        128,
         "BM25 searches at most this many terms of a query, the ones in the fewest chunks"
-        " (a pasted paragraph's common words would rank long chunks first); 0: every term.",
+        " (bounds the cost of a pasted page; fewer than 128 lost nDCG on the long-query dev"
+        " sets); 0: every term.",
     )
     min_relevance: float = _setting(
         0.20,
@@ -493,20 +495,52 @@ def write_collection_settings(workspace_dir: Path, collection: str, values: Mapp
 def write_setting(workspace_dir: Path, name: str, value: Any) -> Path:
     """Set the top-level setting ``name`` in the workspace's ``fiable.toml`` (replacing its
     line, or adding one before the first table), keeping the rest of the file as it is."""
+    return write_settings(workspace_dir, {name: value})
+
+
+def write_settings(workspace_dir: Path, values: Mapping[str, Any], *, comment: str = "") -> Path:
+    """Set top-level settings in the workspace's ``fiable.toml``: each replaces its line, or
+    is added before the first table. With ``comment`` (the evidence for them) the lines are
+    written together below it, and the comment above their old lines is dropped. The rest of the file stays as it is; the text is checked as TOML and
+    renamed into place, so a failure leaves the file as it was."""
     path = workspace_dir / SETTINGS_FILE
-    checked = _coerce(name, value, source="arguments")
+    checked = {name: _coerce(name, value, source="arguments") for name, value in values.items()}
     lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
     first_table = next((i for i, ln in enumerate(lines) if ln.strip().startswith("[")),
                        len(lines))
-    line = f"{name} = {toml_value(checked)}"
-    for i in range(first_table):
-        if lines[i].split("=", 1)[0].strip() == name:
-            lines[i] = line
-            break
-    else:
-        lines.insert(first_table, line)
+    head, tail = lines[:first_table], lines[first_table:]
+
+    def sets(line: str) -> str | None:
+        name = line.split("=", 1)[0].strip()
+        return name if "=" in line and not line.lstrip().startswith("#") and name in checked else None
+
+    added: list[str] = []
+    if comment:  # the lines move below their new evidence, the comment above them goes
+        kept: list[str] = []
+        for line in head:
+            if sets(line):
+                while kept and kept[-1].lstrip().startswith("#"):
+                    kept.pop()
+            else:
+                kept.append(line)
+        while kept and not kept[-1].strip():
+            kept.pop()
+        head = kept + ([""] if kept else [])
+        added = [f"# {c}" for c in comment.splitlines()]
+    for name, value in checked.items():
+        line = f"{name} = {toml_value(value)}"
+        at = next((i for i, old in enumerate(head) if sets(old) == name), None)
+        if at is None:
+            added.append(line)
+        else:
+            head[at] = line
+    lines = head + added + ([""] if added and tail else []) + tail
     text = "\n".join(lines) + "\n"
-    tomllib.loads(text)
+    try:
+        tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"could not write {path}: {exc}",
+                          hint="fix the file's syntax by hand, then try again") from None
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)

@@ -30,6 +30,7 @@ def eval_group() -> None:
     \b
     fiable eval DATASET [options]      same as `fiable eval run DATASET`
     fiable eval runs | show ID | plot OUT.html | import-squad FILE OUT_DIR
+    fiable eval sweep DATASET... --split dev   tune retrieval across data sets
     """
 
 
@@ -210,6 +211,55 @@ def _sweep(ws: Any, data: Any, collection: str | None, k: int, dry_run: bool,
         click.echo(note)
     if result.written:
         click.echo(f'wrote [collections."{result.collection}"] to {result.written}')
+    elif dry_run:
+        click.echo("dry run: nothing written")
+
+
+@eval_group.command("sweep")
+@click.argument("datasets", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--split", default="dev", show_default=True,
+              help="The development split of every data set (test splits are refused).")
+@click.option("--limit", type=click.IntRange(min=1), default=None,
+              help="Only the first N queries of each data set.")
+@click.option("-c", "--collection", default=None,
+              help="Write the setting for this collection [default: workspace-wide].")
+@click.option("--k", type=click.IntRange(min=1), default=10, show_default=True)
+@click.option("--dry-run", is_flag=True, help="Show the best setting, write nothing.")
+@click.option("--create/--no-create", default=True, show_default=True,
+              help="Create the workspace if it does not exist.")
+@click.pass_context
+def sweep_cmd(ctx: click.Context, datasets: tuple[Path, ...], split: str, limit: int | None,
+              collection: str | None, k: int, dry_run: bool, create: bool) -> None:
+    """Tune fusion, candidates and the long-query settings by the mean over DATASETS' dev
+    splits; write the best with the evidence (each set's score) to fiable.toml."""
+    from ..evaluation import load_dataset
+    from ..evaluation.sweep_sets import sweep_sets
+
+    data = [load_dataset(d, split=split, limit=limit) for d in datasets]
+    progress = _Progress(quiet=False)
+    with open_workspace(ctx, create=create) as ws:
+        try:
+            result = sweep_sets(ws, data, k=k, collection=collection, write=not dry_run,
+                                progress=progress)
+        finally:
+            progress.close()
+    click.echo(f"retrieval sweep ({result.metric}) over {len(result.sets)} dev split(s): "
+               + ", ".join(f"{n} ({q} queries)" for n, q in zip(result.sets, result.queries)))
+    width = max(len(n) for n in result.sets)
+    click.echo(f"  {'':<{width}}  {'current':>8}  {'best':>8}")
+    for name, c, b in zip(result.sets, result.current_scores, result.best_scores):
+        click.echo(f"  {name:<{width}}  {c:>8.4f}  {b:>8.4f}")
+    click.echo(f"  {'mean':<{width}}  {result.current_mean:>8.4f}  {result.best_mean:>8.4f}")
+    click.echo(f"current: {result.current}")
+    click.echo(f"best:    {result.best}")
+    click.echo("top settings by the mean:")
+    for setting, value, _ in result.ranking[:5]:
+        click.echo(f"  {value:.4f}  {setting}")
+    for note in result.notes:
+        click.echo(note)
+    if result.written:
+        where = f'[collections."{collection}"]' if collection else "workspace-wide settings"
+        click.echo(f"wrote {where} to {result.written}")
     elif dry_run:
         click.echo("dry run: nothing written")
 

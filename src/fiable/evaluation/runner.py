@@ -100,7 +100,7 @@ class Candidates:
 
 
 def fetch_candidates(ws: "Workspace", text: str, collection: str, n: int, *,
-                     query_pool: QueryPool = "mean",
+                     query_pool: QueryPool = "first",
                      query_terms: int = DEFAULT_QUERY_TERMS) -> Candidates:
     """The ``n`` best chunks of each retriever for ``text``, timed per stage; a long query is
     embedded and pruned as in production (``query_pool``, ``query_terms``)."""

@@ -107,7 +107,7 @@ def hybrid_search(
     dense_weight: float = 0.5,
     candidates: int = 50,
     dense_groups: DenseGroups | None = None,
-    query_pool: QueryPool = "mean",
+    query_pool: QueryPool = "first",
     query_terms: int = DEFAULT_QUERY_TERMS,
 ) -> SearchResult:
     """The ``k`` best chunks for ``query`` in ``collections`` (all when None).
