@@ -247,6 +247,20 @@ def latency(ws: Workspace, qset: QuerySet, config: dict[str, Any], n: int) -> di
             "p95_ms": round(percentile(seconds, 95) * 1000, 1), "n": len(seconds)}
 
 
+def latency_rows(ws: Workspace, sets: list[QuerySet], best: dict[str, Any], n: int,
+                 results: dict[str, Any]) -> list[list[str]]:
+    """p50/p95 of SciFact's short and long test queries: the new defaults, the plain RRF
+    and the previous defaults, one after the other on the same queries."""
+    rows = []
+    for s in sets:
+        if s.name in ("scifact", "scifact-long"):
+            for column, config in (("new", best), ("plain RRF", PLAIN_RRF), ("previous", TODAY)):
+                lat = latency(ws, s, config, n)
+                results.setdefault("latency", {}).setdefault(s.name, {})[column] = lat
+                rows.append([s.name, column, f"{lat['p50_ms']}", f"{lat['p95_ms']}", str(lat["n"])])
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sets", nargs="+", default=["scifact", "squad", "piaf", "evalset",
@@ -254,12 +268,22 @@ def main() -> None:
     parser.add_argument("--limit", type=int, default=400, help="queries per split and set")
     parser.add_argument("--latency", type=int, default=100, help="queries timed per kind")
     parser.add_argument("--workspace", default=str(OUT / "ws"))
+    parser.add_argument("--latency-only", action="store_true",
+                        help="only time SciFact's short and long queries, at the shipped defaults")
     args = parser.parse_args()
     started = time.time()
     log = lambda msg: print(f"[{time.time() - started:6.0f} s] {msg}", flush=True)  # noqa: E731
     OUT.mkdir(parents=True, exist_ok=True)
     with Workspace.open(args.workspace, create=True, log_asks=False) as ws:
         sets = build_sets(args.sets, ws, log)
+        if args.latency_only:
+            shipped = {**{k: getattr(ws.settings, k) for k in ("fusion", "rrf_k", "dense_weight",
+                       "candidates", "query_pool", "query_terms")}, "doc_pool": "max"}
+            rows = latency_rows(ws, sets, shipped, args.latency, {})
+            print(f"Machine: {machine()}; shipped defaults: {_name(shipped)}")
+            print(table(rows, ["queries", "setting", "p50 ms", "p95 ms", "n"]))
+            print(f"Rerun: python benchmarks/retrieval_sets.py --sets scifact scifact-long --latency-only")
+            return
         rng = random.Random(0)
         for s in sets:
             for split in ("dev", "test"):
@@ -275,7 +299,7 @@ def main() -> None:
                 f"{sum(q.split == 'test' for q in s.queries)} test queries, "
                 f"{statistics.median(words):.0f} words (median), {windows} longer than the embedder reads")
         best, trail = choose(sets, log)
-        columns = {"BM25": (TODAY, "bm25"), "dense": (TODAY, "dense"), "today": (TODAY, "hybrid"),
+        columns = {"BM25": (TODAY, "bm25"), "dense": (TODAY, "dense"), "previous": (TODAY, "hybrid"),
                    "new": (best, "hybrid"), "plain RRF": (PLAIN_RRF, "hybrid")}
         results: dict[str, Any] = {"machine": machine(), "best": _name(best), "best_config": best,
                                    "sets": {}, "trail": [{k: v for k, v in t.items() if k != "config"}
@@ -293,13 +317,7 @@ def main() -> None:
             rows.append(row)
         rows.append(["mean", ""] + [f"{mean([n for n, _ in v]):.3f} / {mean([r for _, r in v]):.3f}"
                                     for v in sums.values()])
-        lat_rows = []
-        for s in sets:
-            if s.name in ("scifact", "scifact-long"):
-                for column, config in (("new", best), ("plain RRF", PLAIN_RRF), ("today", TODAY)):
-                    lat = latency(ws, s, config, args.latency)
-                    results.setdefault("latency", {}).setdefault(s.name, {})[column] = lat
-                    lat_rows.append([s.name, column, f"{lat['p50_ms']}", f"{lat['p95_ms']}", str(lat["n"])])
+        lat_rows = latency_rows(ws, sets, best, args.latency, results)
         results["chunks"] = {c.name: c.chunks for c in ws.store.collections()}
     (OUT / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"\nMachine: {machine()}; default embedder and chunking; chunks per collection: "

@@ -1,5 +1,6 @@
 import sqlite3
 
+import numpy as np
 import pytest
 
 from fiable.store.migrations import MIGRATIONS
@@ -13,6 +14,70 @@ class TestSQLiteStore(StoreContract):
         s = SQLiteStore(tmp_path / "fiable.db")
         yield s
         s.close()
+
+
+class TestSQLiteStoreScoredByFTS5(StoreContract):
+    """The same contract when the store is too large for the in-memory BM25 index."""
+
+    @pytest.fixture
+    def store(self, tmp_path, monkeypatch):
+        monkeypatch.setattr("fiable.store.sqlite._MEMORY_BM25_MAX_CHUNKS", 0)
+        s = SQLiteStore(tmp_path / "fiable.db")
+        yield s
+        assert s._bm25_cache is None or s._bm25_cache[1] is None  # FTS5 scored every query
+        s.close()
+
+
+def _random_corpus(seed: int) -> list[tuple[str, str, list[str]]]:
+    """(collection, language, chunk texts) per document: words drawn from a small
+    vocabulary (so terms are shared, frequent and rare), English and French."""
+    import random
+
+    rng = random.Random(seed)
+    words = {"en": "leave annual days policy manager approves travel train hotel night "
+                   "expense claims receipt laptop password security badge office parking".split(),
+             "fr": "congé annuel jours politique responsable approuve voyage train hôtel nuit "
+                   "frais justificatif ordinateur mot passe sécurité badge bureau parking".split()}
+    docs = []
+    for i in range(40):
+        lang = "fr" if i % 3 == 0 else "en"
+        chunks = [" ".join(rng.choice(words[lang]) for _ in range(rng.randint(3, 60)))
+                  for _ in range(rng.randint(1, 4))]
+        docs.append((f"c{i % 3}", lang, chunks))
+    return docs
+
+
+def test_in_memory_bm25_ranks_and_scores_exactly_as_fts5(tmp_path):
+    from fiable.store.base import DocumentWrite
+    from tests.contracts.store import _chunk
+
+    store = SQLiteStore(tmp_path / "fiable.db")
+    for i, (collection, lang, chunks) in enumerate(_random_corpus(7)):
+        store.ensure_collection(collection)
+        store.replace_documents(collection, [DocumentWrite(
+            source=f"d{i}.md", title=f"Note {i} parking" if i % 5 == 0 else "Note",
+            format="text", content_hash="x", pipeline="p", size_bytes=1, pages=None,
+            chunks=[_chunk(j, t) for j, t in enumerate(chunks)],
+            vectors=np.stack([_vec(1)] * len(chunks)), metadata={"language": lang})],
+            embedding_model="m")
+    queries = ["annual leave days", "parking", "hotel night receipt expense", "congés annuels",
+               "badge sécurité bureau parking manager", "zeppelin", "note parking policy travel"]
+    compared = 0
+    for query in queries:
+        for collections in (None, ["c0"], ["c1", "c2"]):
+            from fiable.lexical import query_terms
+
+            terms = query_terms(query, store.languages(collections), limit=1024)
+            fts = store._fts_search(terms, 20, collections)
+            memory = store.lexical_search(query, 20, collections, max_terms=0)
+            assert [i for i, _ in memory] == [i for i, _ in fts], (query, collections)
+            np.testing.assert_allclose([x for _, x in memory], [x for _, x in fts], rtol=1e-9)
+            compared += len(fts)
+    assert compared > 100 and store._bm25_cache is not None and store._bm25_cache[1] is not None
+    # a write is seen at once: the index is rebuilt for the next query
+    store.replace_documents("c0", [doc("z.md", ["zeppelin parking"], [_vec(1)])], embedding_model="m")
+    assert store.chunks([store.lexical_search("zeppelin", 5)[0][0]])[0].source == "z.md"
+    store.close()
 
 
 def test_wal_foreign_keys_and_migrations_recorded(tmp_path):

@@ -27,6 +27,7 @@ from ._common import (ERASED_TITLE, MODELS_SQL, check_chunks_match_vectors, chec
                       document_write, key_name_taken, missing_collections, model_of,
                       models_by_collection, missing_conversation, mixed_models_search, model_mismatch, now,
                       stored_chunk)
+from .bm25_index import CONTEXT_WEIGHT, BM25Index
 from .base import CollectionInfo, DocumentInfo, DocumentWrite, ScoredId, StoredChunk
 from ..governance.chain import GENESIS, seal
 from .migrations import apply_migrations
@@ -36,6 +37,9 @@ __all__ = ["SQLiteStore"]
 logger = logging.getLogger(__name__)
 
 _MAX_QUERY_TERMS = 1024  # analysed; the rarest max_terms are searched
+# BM25 is scored in memory up to this many chunks (about 100 MB at 150k chunks of ~120
+# distinct terms); above, by FTS5 itself (same scores, ~30x slower on short queries).
+_MEMORY_BM25_MAX_CHUNKS = 150_000
 
 
 class SQLiteStore:
@@ -61,6 +65,7 @@ class SQLiteStore:
         self._lock = threading.RLock()
         self._matrix_cache: dict[tuple[str, ...] | None, tuple[int, np.ndarray, np.ndarray]] = {}
         self._languages_cache: dict[Any, tuple[int, tuple[str, ...]]] = {}
+        self._bm25_cache: tuple[int, BM25Index | None] | None = None
         with self._write() as conn:
             apply_migrations(conn)
         # document frequency per index term, for the rarest terms of a long query
@@ -113,7 +118,7 @@ class SQLiteStore:
         return [CollectionInfo(r["name"], r["docs"], r["chunks"], r["created_at"]) for r in rows]
 
     def require_collections(self, names: Sequence[str]) -> None:
-        missing_collections(names, (c.name for c in self.collections()))
+        missing_collections(names, (r["name"] for r in self._query("SELECT name FROM collections")))
 
     def _collection_id(self, conn: sqlite3.Connection, name: str) -> int:
         row = conn.execute("SELECT id FROM collections WHERE name = ?", (name,)).fetchone()
@@ -357,23 +362,60 @@ class SQLiteStore:
         max_terms: int = DEFAULT_QUERY_TERMS,
     ) -> list[ScoredId]:
         terms = query_terms(query, self.languages(collections), limit=_MAX_QUERY_TERMS)
+        index = self._bm25_index()
+        if index is not None:
+            if max_terms and len(terms) > max_terms:
+                terms = rarest_terms(terms, index.document_frequency(terms), max_terms)
+            return index.search(terms, k, None if collections is None
+                                else self._collection_ids(collections))
         if max_terms and len(terms) > max_terms:
             terms = self._rarest(terms, max_terms)
+        return self._fts_search(terms, k, collections)
+
+    def _fts_search(self, terms: Sequence[str], k: int,
+                    collections: Sequence[str] | None) -> list[ScoredId]:
+        """BM25 by FTS5 itself (stores too large for the in-memory index)."""
         if not terms or k <= 0:
             return []
         match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
         where, params = self._collection_filter(collections)
         rows = self._query(
-            f"""SELECT f.rowid AS id, bm25(chunks_fts, 1.0, 0.5) AS score
+            f"""SELECT f.rowid AS id, bm25(chunks_fts, 1.0, {CONTEXT_WEIGHT}) AS score
                 FROM chunks_fts f
                 JOIN chunks k ON k.id = f.rowid
                 JOIN documents d ON d.id = k.document_id
                 JOIN collections col ON col.id = d.collection_id
                 WHERE chunks_fts MATCH ?{where}
-                ORDER BY score LIMIT ?""",
+                ORDER BY score, f.rowid LIMIT ?""",
             [match, *params, k],
         )
         return [(int(r["id"]), -float(r["score"])) for r in rows]
+
+    def _bm25_index(self) -> BM25Index | None:
+        """The in-memory BM25 index of the whole table, built again after a write; None
+        above ``_MEMORY_BM25_MAX_CHUNKS`` chunks (FTS5 then scores, the same way)."""
+        version = int(self._meta("vectors_version") or 0)
+        cached = self._bm25_cache
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        count = int(self._query("SELECT COUNT(*) AS n FROM chunks_fts")[0]["n"])
+        index = None
+        if count <= _MEMORY_BM25_MAX_CHUNKS:
+            rows = self._query(
+                """SELECT f.rowid AS id, COALESCE(d.collection_id, -1) AS collection,
+                          f.text, f.context FROM chunks_fts f
+                   LEFT JOIN chunks k ON k.id = f.rowid
+                   LEFT JOIN documents d ON d.id = k.document_id""")
+            index = BM25Index((r["id"], r["collection"], r["text"] or "", r["context"] or "")
+                              for r in rows)
+        with self._lock:
+            self._bm25_cache = (version, index)
+        return index
+
+    def _collection_ids(self, collections: Sequence[str]) -> list[int]:
+        found = {r["name"]: int(r["id"]) for r in self._query("SELECT id, name FROM collections")}
+        missing_collections(collections, found)
+        return [found[name] for name in collections]
 
     def _rarest(self, terms: list[str], limit: int) -> list[str]:
         """The ``limit`` terms of ``terms`` in the fewest chunks (absent ones dropped)."""
