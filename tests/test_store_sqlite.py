@@ -119,3 +119,26 @@ def test_not_a_database_is_a_clear_error(tmp_path):
     with pytest.raises(StoreError) as info:
         SQLiteStore(path)
     assert str(path) in str(info.value)
+
+
+def test_bm25_index_scores_by_the_fts5_formula_by_hand():
+    import math
+
+    from fiable.store.bm25_index import BM25Index
+
+    rows = [(10, 1, "leav annual leav", "polici"), (11, 1, "train travel", "leav"),
+            (12, 2, "hotel night", "travel polici")]
+    index = BM25Index(rows)
+    n, avgdl = 3, (4 + 3 + 4) / 3
+
+    def term(f: float, dl: int, df: int) -> float:
+        idf = max(math.log((n - df + 0.5) / (df + 0.5)), 1e-6)
+        return idf * f * 2.2 / (f + 1.2 * (0.25 + 0.75 * dl / avgdl))
+
+    found = dict(index.search(["leav"], 5))
+    assert found[10] == pytest.approx(term(2, 4, 2)) and found[11] == pytest.approx(term(0.5, 3, 2))
+    assert [i for i, _ in index.search(["leav", "travel"], 5, [2])] == [12]  # collection 2 only
+    assert index.search(["zeppelin"], 5) == [] and index.document_frequency(["leav", "x"]) == {"leav": 2}
+    # titles and headings weighted as much as the text: chunk 11 now holds "leav" fully
+    heavier = dict(BM25Index(rows, context_weight=1.0).search(["leav"], 5))
+    assert heavier[11] == pytest.approx(term(1.0, 3, 2)) and heavier[11] > found[11]

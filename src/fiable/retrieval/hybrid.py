@@ -1,7 +1,7 @@
 """Hybrid retrieval: BM25 (lexical) and dense (vector) candidates, fused.
 
-Two fusions, chosen by the ``fusion`` setting (``benchmarks/retrieval_quality.py`` measures
-both on SciFact):
+Two fusions, chosen by the ``fusion`` setting (``benchmarks/retrieval_sets.py`` measures
+both on seven data sets, ``docs/retrieval.md``):
 
 - ``rrf``: reciprocal rank fusion, ``sum(1 / (rrf_k + rank))`` over both lists;
 - ``weighted``: each list's scores min-max normalised over its candidates, then

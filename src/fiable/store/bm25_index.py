@@ -34,9 +34,12 @@ CONTEXT_WEIGHT = 0.5  # the context column's weight, as in bm25(chunks_fts, 1.0,
 
 
 class BM25Index:
-    """Postings of every term over ``rows`` (chunk id, collection id, text, context)."""
+    """Postings of every term over ``rows`` (chunk id, collection id, text, context); the
+    context column counts ``context_weight`` as much as the text (what the store uses is
+    :data:`CONTEXT_WEIGHT`; ``benchmarks/retrieval_sets.py`` measures others)."""
 
-    def __init__(self, rows: Iterable[tuple[int, int, str, str]]) -> None:
+    def __init__(self, rows: Iterable[tuple[int, int, str, str]], *,
+                 context_weight: float = CONTEXT_WEIGHT) -> None:
         ids: list[int] = []
         collections: list[int] = []
         lengths: list[int] = []
@@ -48,7 +51,7 @@ class BM25Index:
             lengths.append(len(text_tokens) + len(context_tokens))
             weights = Counter(text_tokens)
             for term, n in Counter(context_tokens).items():
-                weights[term] += CONTEXT_WEIGHT * n
+                weights[term] += context_weight * n
             for term, w in weights.items():
                 entry = postings.get(term)
                 if entry is None:

@@ -401,16 +401,20 @@ class SQLiteStore:
         count = int(self._query("SELECT COUNT(*) AS n FROM chunks_fts")[0]["n"])
         index = None
         if count <= _MEMORY_BM25_MAX_CHUNKS:
-            rows = self._query(
-                """SELECT f.rowid AS id, COALESCE(d.collection_id, -1) AS collection,
-                          f.text, f.context FROM chunks_fts f
-                   LEFT JOIN chunks k ON k.id = f.rowid
-                   LEFT JOIN documents d ON d.id = k.document_id""")
-            index = BM25Index((r["id"], r["collection"], r["text"] or "", r["context"] or "")
-                              for r in rows)
+            index = BM25Index(self.index_rows())
         with self._lock:
             self._bm25_cache = (version, index)
         return index
+
+    def index_rows(self) -> list[tuple[int, int, str, str]]:
+        """Every row of the BM25 table: (chunk id, collection id, analysed text, analysed
+        context), what :class:`~fiable.store.bm25_index.BM25Index` is built from."""
+        rows = self._query(
+            """SELECT f.rowid AS id, COALESCE(d.collection_id, -1) AS collection,
+                      f.text, f.context FROM chunks_fts f
+               LEFT JOIN chunks k ON k.id = f.rowid
+               LEFT JOIN documents d ON d.id = k.document_id""")
+        return [(r["id"], r["collection"], r["text"] or "", r["context"] or "") for r in rows]
 
     def _collection_ids(self, collections: Sequence[str]) -> list[int]:
         found = {r["name"]: int(r["id"]) for r in self._query("SELECT id, name FROM collections")}
