@@ -74,9 +74,15 @@ def test_in_memory_bm25_ranks_and_scores_exactly_as_fts5(tmp_path):
             np.testing.assert_allclose([x for _, x in memory], [x for _, x in fts], rtol=1e-9)
             compared += len(fts)
     assert compared > 100 and store._bm25_cache is not None and store._bm25_cache[1] is not None
-    # a write is seen at once: the index is rebuilt for the next query
+    # a write is seen at once: FTS5 answers while the index is rebuilt in the background
+    before = store._bm25_cache
     store.replace_documents("c0", [doc("z.md", ["zeppelin parking"], [_vec(1)])], embedding_model="m")
-    assert store.chunks([store.lexical_search("zeppelin", 5)[0][0]])[0].source == "z.md"
+    [(hit, score)] = store.lexical_search("zeppelin", 5)
+    assert store.chunks([hit])[0].source == "z.md"
+    store.wait_for_index(10)
+    assert store._bm25_cache is not before and store._bm25_cache[1] is not None
+    assert store._bm25_index() is store._bm25_cache[1]  # the new index, no other rebuild
+    assert store.lexical_search("zeppelin", 5) == [(hit, pytest.approx(score))]
     store.close()
 
 

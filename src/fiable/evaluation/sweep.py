@@ -29,7 +29,7 @@ from .runner import (Candidates, default_collection, document_keys, evaluate, fe
 if TYPE_CHECKING:
     from ..workspace import Workspace
 
-__all__ = ["GRID", "SweepResult", "sweep"]
+__all__ = ["GRID", "SweepResult", "fusion_of", "refuse_test_split", "relevance_pairs", "sweep"]
 
 GRID: tuple[dict[str, Any], ...] = (
     *({"fusion": "rrf", "rrf_k": k} for k in (5, 10, 20, 40, 60, 100)),
@@ -53,14 +53,27 @@ class SweepResult:
     abstention: Calibration | None = None
 
 
-def _relevance(dataset: Dataset) -> list[tuple[str, dict[str, int]]]:
+def refuse_test_split(dataset: Dataset) -> None:
+    """Tuning needs a development split: a test split, or none, is refused."""
+    if dataset.split is None or dataset.split == "test":
+        raise UserError(
+            f"refusing to tune on split {dataset.split or '(none)'!r} of {dataset.name}: "
+            "tuning on the test split makes its figures meaningless",
+            hint="pass --split with a development split "
+                 f"({', '.join(s for s in dataset.splits if s != 'test') or 'add one: qrels/dev.tsv or split fields'})")
+
+
+def relevance_pairs(dataset: Dataset) -> list[tuple[str, dict[str, int]]]:
+    """(query text, gold documents) of a retrieval set, or of a QA set's answerable
+    questions that name their documents."""
     if dataset.kind == "retrieval":
         return [(q.text, q.relevant) for q in dataset.queries]
     return [(q.question, {d: 1 for d in q.doc_ids}) for q in dataset.questions
             if q.answerable and q.doc_ids]
 
 
-def _setting_of(settings: Any) -> dict[str, Any]:
+def fusion_of(settings: Any) -> dict[str, Any]:
+    """The fusion part of ``settings`` as a :data:`GRID` entry."""
     if settings.fusion == "rrf":
         return {"fusion": "rrf", "rrf_k": settings.rrf_k}
     return {"fusion": "weighted", "dense_weight": settings.dense_weight}
@@ -78,12 +91,7 @@ def sweep(
 ) -> SweepResult:
     """Score every fusion setting of :data:`GRID` on ``dataset`` (a dev split) and write the
     best one for the collection (unless ``write`` is False)."""
-    if dataset.split is None or dataset.split == "test":
-        raise UserError(
-            f"refusing to tune on split {dataset.split or '(none)'!r} of {dataset.name}: "
-            "tuning on the test split makes its figures meaningless",
-            hint="pass --split with a development split "
-                 f"({', '.join(s for s in dataset.splits if s != 'test') or 'add one: qrels/dev.tsv or split fields'})")
+    refuse_test_split(dataset)
     if dataset.corpus_path is not None:
         collection = collection or default_collection(dataset)
         ingest_corpus(ws, dataset, collection, progress)
@@ -92,7 +100,7 @@ def sweep(
     ws.store.require_collections([collection])
     metric = f"ndcg@{k}" if dataset.kind == "retrieval" else f"mrr@{k}"
     settings = ws.settings_for([collection])
-    pairs = _relevance(dataset)
+    pairs = relevance_pairs(dataset)
     if not pairs:
         raise UserError(f"{dataset.path}: no question has gold doc_ids to tune retrieval on",
                         hint="add doc_ids to the answerable questions")
@@ -115,7 +123,7 @@ def sweep(
                           else m.reciprocal_rank(ranked, relevant, k))
         return round(m.mean(values), 4)
 
-    current = _setting_of(settings)
+    current = fusion_of(settings)
     current_score = score(current)
     scores = [(dict(s), score(s)) for s in GRID]
     best, best_score = max(scores, key=lambda item: (item[1], item[0] == current))

@@ -32,7 +32,7 @@ from ..settings import write_collection_settings, write_settings
 from . import metrics as m
 from .datasets import Dataset
 from .runner import default_collection, document_keys, ingest_corpus
-from .sweep import GRID
+from .sweep import GRID, fusion_of, refuse_test_split, relevance_pairs
 
 if TYPE_CHECKING:
     from ..workspace import Workspace
@@ -121,34 +121,20 @@ def score_lists(lists: Lists, key: Mapping[int, str], relevant: Mapping[str, int
     return m.reciprocal_rank(ranked, relevant, k)
 
 
-def _pairs(dataset: Dataset) -> list[tuple[str, dict[str, int]]]:
-    if dataset.kind == "retrieval":
-        return [(q.text, dict(q.relevant)) for q in dataset.queries]
-    return [(q.question, {d: 1 for d in q.doc_ids}) for q in dataset.questions
-            if q.answerable and q.doc_ids]
-
-
 def _setting_of(settings: Any) -> dict[str, Any]:
-    fusion = ({"fusion": "rrf", "rrf_k": settings.rrf_k} if settings.fusion == "rrf"
-              else {"fusion": "weighted", "dense_weight": settings.dense_weight})
-    return {**fusion, "candidates": settings.candidates, "query_pool": settings.query_pool,
-            "query_terms": settings.query_terms}
+    return {**fusion_of(settings), "candidates": settings.candidates,
+            "query_pool": settings.query_pool, "query_terms": settings.query_terms}
 
 
 def _check(datasets: Sequence[Dataset]) -> None:
     if not datasets:
         raise UserError("a sweep needs at least one data set", hint="fiable eval sweep DATASET...")
     for d in datasets:
-        if d.split is None or d.split == "test":
-            raise UserError(
-                f"refusing to tune on split {d.split or '(none)'!r} of {d.name}: tuning on the "
-                "test split makes its figures meaningless",
-                hint="pass --split with a development split "
-                     f"({', '.join(s for s in d.splits if s != 'test') or 'add one: qrels/dev.tsv or split fields'})")
+        refuse_test_split(d)
         if d.corpus_path is None:
             raise UserError(f"{d.name} has no corpus.jsonl to search",
                             hint="give BEIR or QA folders with their corpus.jsonl")
-        if not _pairs(d):
+        if not relevance_pairs(d):
             raise UserError(f"{d.path}: no question has gold doc_ids to tune retrieval on",
                             hint="add doc_ids to the answerable questions")
     names = [d.name for d in datasets]
@@ -169,7 +155,7 @@ def sweep_sets(ws: "Workspace", datasets: Sequence[Dataset], *, k: int = 10,
     for dataset in datasets:
         target = default_collection(dataset)
         ingest_corpus(ws, dataset, target, progress)
-        pairs = _pairs(dataset)
+        pairs = relevance_pairs(dataset)
         queries = []
         for i, (text, relevant) in enumerate(pairs, start=1):
             queries.append((relevant, fetch_lists(ws, text, target)))

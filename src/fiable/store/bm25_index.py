@@ -21,6 +21,7 @@ token is a run of non-space characters) and rebuilt when the store's data versio
 from __future__ import annotations
 
 import math
+from array import array
 from collections import Counter
 from typing import Iterable
 
@@ -43,7 +44,7 @@ class BM25Index:
         ids: list[int] = []
         collections: list[int] = []
         lengths: list[int] = []
-        postings: dict[str, tuple[list[int], list[float]]] = {}
+        postings: dict[str, tuple[array, array]] = {}  # compact while building: 12 bytes each
         for row, (chunk_id, collection_id, text, context) in enumerate(rows):
             ids.append(chunk_id)
             collections.append(collection_id)
@@ -55,7 +56,7 @@ class BM25Index:
             for term, w in weights.items():
                 entry = postings.get(term)
                 if entry is None:
-                    entry = postings[term] = ([], [])
+                    entry = postings[term] = (array("i"), array("d"))
                 entry[0].append(row)
                 entry[1].append(float(w))
         self.ids = np.asarray(ids, dtype=np.int64)
@@ -63,7 +64,7 @@ class BM25Index:
         self.rows = len(ids)
         self._norm = (K1 * (1 - B + B * np.asarray(lengths, dtype=np.float64)
                             / (sum(lengths) / self.rows))) if self.rows else np.zeros(0)
-        self._postings = {t: (np.asarray(r, dtype=np.int32), np.asarray(w, dtype=np.float64))
+        self._postings = {t: (np.frombuffer(r, dtype=np.int32), np.frombuffer(w, dtype=np.float64))
                           for t, (r, w) in postings.items()}
 
     def document_frequency(self, terms: Iterable[str]) -> dict[str, int]:

@@ -37,9 +37,10 @@ __all__ = ["SQLiteStore"]
 logger = logging.getLogger(__name__)
 
 _MAX_QUERY_TERMS = 1024  # analysed; the rarest max_terms are searched
-# BM25 is scored in memory up to this many chunks (about 100 MB at 150k chunks of ~120
-# distinct terms); above, by FTS5 itself (same scores, ~30x slower on short queries).
-_MEMORY_BM25_MAX_CHUNKS = 150_000
+# BM25 is scored in memory up to this many chunks (measured on SciFact: 65 postings a chunk,
+# 12 bytes each, 59 MB and 1.4 s to build at 15k chunks, so ~0.4 GB and ~10 s at 100k);
+# above, by FTS5 itself (same scores, ~20x slower on short queries).
+_MEMORY_BM25_MAX_CHUNKS = 100_000
 
 
 class SQLiteStore:
@@ -66,6 +67,7 @@ class SQLiteStore:
         self._matrix_cache: dict[tuple[str, ...] | None, tuple[int, np.ndarray, np.ndarray]] = {}
         self._languages_cache: dict[Any, tuple[int, tuple[str, ...]]] = {}
         self._bm25_cache: tuple[int, BM25Index | None] | None = None
+        self._bm25_building: threading.Thread | None = None
         with self._write() as conn:
             apply_migrations(conn)
         # document frequency per index term, for the rarest terms of a long query
@@ -91,6 +93,7 @@ class SQLiteStore:
             return self._conn.execute(sql, params).fetchall()
 
     def close(self) -> None:
+        self.wait_for_index()
         with self._lock:
             self._conn.close()
 
@@ -392,19 +395,38 @@ class SQLiteStore:
         return [(int(r["id"]), -float(r["score"])) for r in rows]
 
     def _bm25_index(self) -> BM25Index | None:
-        """The in-memory BM25 index of the whole table, built again after a write; None
-        above ``_MEMORY_BM25_MAX_CHUNKS`` chunks (FTS5 then scores, the same way)."""
+        """The in-memory BM25 index of the whole table, or None where FTS5 scores instead:
+        above ``_MEMORY_BM25_MAX_CHUNKS`` chunks, and while the index is rebuilt after a
+        write (in a background thread, so that no query waits for it; the first index of
+        an opened store is built at once)."""
         version = int(self._meta("vectors_version") or 0)
         cached = self._bm25_cache
         if cached is not None and cached[0] == version:
             return cached[1]
-        count = int(self._query("SELECT COUNT(*) AS n FROM chunks_fts")[0]["n"])
-        index = None
-        if count <= _MEMORY_BM25_MAX_CHUNKS:
-            index = BM25Index(self.index_rows())
+        if cached is None:
+            self._build_bm25(version)
+            return self._bm25_cache[1] if self._bm25_cache else None
+        with self._lock:
+            if self._bm25_building is None or not self._bm25_building.is_alive():
+                self._bm25_building = threading.Thread(
+                    target=self._build_bm25, args=(version,), name="fiable-bm25", daemon=True)
+                self._bm25_building.start()
+        return None
+
+    def _build_bm25(self, version: int) -> None:
+        try:
+            count = int(self._query("SELECT COUNT(*) AS n FROM chunks_fts")[0]["n"])
+            index = BM25Index(self.index_rows()) if count <= _MEMORY_BM25_MAX_CHUNKS else None
+        except sqlite3.ProgrammingError:  # the store was closed meanwhile
+            return
         with self._lock:
             self._bm25_cache = (version, index)
-        return index
+
+    def wait_for_index(self, timeout: float | None = None) -> None:
+        """Wait until a BM25 index being rebuilt after a write is ready (tests, benchmarks)."""
+        building = self._bm25_building
+        if building is not None:
+            building.join(timeout)
 
     def index_rows(self) -> list[tuple[int, int, str, str]]:
         """Every row of the BM25 table: (chunk id, collection id, analysed text, analysed
