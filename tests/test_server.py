@@ -7,6 +7,7 @@ import asyncio
 import json
 import threading
 import time
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -316,30 +317,45 @@ def test_metrics_count_answers_stages_and_feedback(client):
     assert 'fiable_requests_total{route="/v1/ask",status="200"} 1.0' in text
 
 
-def _ask_over_http(url: str, i: int) -> str:
-    import httpx
+def _send_ask(url: str, i: int) -> Any:
+    """A question sent whole on its own connection (the server has it once this returns)."""
+    import socket
+    from urllib.parse import urlsplit
 
-    r = httpx.post(f"{url}/v1/ask", json={"question": f"{QUESTION} ({i})"}, timeout=60)
-    assert r.status_code == 200, r.text
-    return r.json()["trace_id"]
+    host = urlsplit(url)
+    body = json.dumps({"question": f"{QUESTION} ({i})"}).encode()
+    conn = socket.create_connection((host.hostname, host.port), timeout=60)
+    conn.sendall(b"POST /v1/ask HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: %d\r\nConnection: close\r\n\r\n" % (host.netloc.encode(), len(body))
+                 + body)
+    return conn
+
+
+def _answer_of(conn: Any) -> str:
+    """The trace id of the answer read back from ``conn`` (the server closes it after)."""
+    data = b""
+    while chunk := conn.recv(65536):
+        data += chunk
+    conn.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), data[:500]
+    return json.loads(body)["trace_id"]
 
 
 def test_sigterm_finishes_the_requests_in_flight_and_loses_no_record(tmp_path):
     """SIGTERM while 8 questions are being answered or queued: every one gets its answer,
     and every answer is in the ask log afterwards."""
     import signal
-    from concurrent.futures import ThreadPoolExecutor
 
     with fake_workspace(tmp_path / "ws") as w:
         w.ingest([copy_handbook(tmp_path)], collection="hr")
     env = {"FIABLE_EMBEDDER": "hashing", "FIABLE_GENERATOR": "fake",
            "FIABLE_MIN_RELEVANCE": "0.05"}
     with serve_process(tmp_path / "ws", env) as (proc, url):
-        with ThreadPoolExecutor(8) as pool:
-            futures = [pool.submit(_ask_over_http, url, i) for i in range(8)]
-            time.sleep(0.3)  # the first ones are being answered, the rest queued
-            proc.send_signal(signal.SIGTERM)
-            traces = [f.result() for f in futures]
+        connections = [_send_ask(url, i) for i in range(8)]  # all sent before the signal
+        time.sleep(0.1)  # the server has accepted them: the first answered, the rest queued
+        proc.send_signal(signal.SIGTERM)
+        traces = [_answer_of(c) for c in connections]
         # uvicorn drains, then re-raises the signal it caught: exit status -SIGTERM
         assert proc.wait(30) in (0, -signal.SIGTERM)
     with fake_workspace(tmp_path / "ws") as w:

@@ -34,6 +34,9 @@ def test_the_setting_is_chosen_by_the_mean_and_its_evidence_is_real(tmp_path, sq
         assert result.best_mean >= max(result.current_mean, result.ranking[0][1])
         assert result.best_mean == pytest.approx(sum(result.best_scores) / 2, abs=1e-4)
         assert ws.store.eval_runs()[0]["kind"] == "sweep"
+        # short questions read the same whatever the long-query settings: those stay as set
+        assert (result.best["query_pool"], result.best["query_terms"]) == (
+            ws.settings.query_pool, ws.settings.query_terms)
         written = result.written
     assert written is not None or "already the best" in " ".join(result.notes)
     settings = load_settings(tmp_path / "ws")

@@ -171,7 +171,6 @@ def sweep_sets(ws: "Workspace", datasets: Sequence[Dataset], *, k: int = 10,
 
     settings = ws.settings_for([collection]) if collection else ws.settings
     current = _setting_of(settings)
-    ranking: list[tuple[dict[str, Any], float, list[float]]] = []
 
     def scored(setting: dict[str, Any]) -> tuple[dict[str, Any], float, list[float]]:
         scores = per_set(setting)
@@ -180,11 +179,17 @@ def sweep_sets(ws: "Workspace", datasets: Sequence[Dataset], *, k: int = 10,
     stage1 = [scored({**f, "candidates": 50, "query_pool": pool, "query_terms": terms})
               for pool, terms in itertools.product(QUERY_POOLS, QUERY_TERMS)
               for f in ({"fusion": "rrf", "rrf_k": 60}, {"fusion": "weighted", "dense_weight": 0.5})]
-    side = max(stage1, key=lambda r: r[1])[0]
+
+    # ties (a short question reads the same whatever its long-query settings) keep what is
+    # set now: nothing changes without a measured gain
+    def changes(setting: Mapping[str, Any]) -> int:
+        return sum(current.get(name) != value for name, value in setting.items())
+
+    side = min(stage1, key=lambda r: (-r[1], changes(r[0])))[0]
     ranking = [scored({**dict(f), "candidates": depth, "query_pool": side["query_pool"],
                        "query_terms": side["query_terms"]})
                for f in GRID for depth in DEPTHS]
-    ranking.sort(key=lambda r: -r[1])
+    ranking.sort(key=lambda r: (-r[1], changes(r[0])))
     cur = scored(current)
     best = ranking[0] if ranking[0][1] > cur[1] else cur
     names = [s.name for s in sets]
