@@ -55,6 +55,8 @@ def test_rarest_terms_keep_query_order_and_drop_unknown_terms():
     assert rarest_terms(["annual", "leave", "carry", "over", "zzz"], df, 2) == ["annual", "carry"]
     assert rarest_terms(["leave", "leave", "over"], df, 5) == ["leave", "over"]
     assert rarest_terms(["zzz"], df, 3) == []
+    assert rarest_terms(["over", "zzz", "carry"], df, 0) == ["over", "carry"]  # 0: every term
+    assert rarest_terms(["over", "carry"], df, -1) == ["over", "carry"]
 
 
 KEY = {1: "a", 2: "b", 3: "a", 4: "c", 5: "b"}

@@ -141,8 +141,11 @@ DEFAULT_QUERY_TERMS = 128
 def rarest_terms(terms: Sequence[str], document_frequency: dict[str, int],
                  limit: int) -> list[str]:
     """The ``limit`` terms of ``terms`` found in the fewest chunks, in query order; a term in
-    no chunk (``document_frequency`` lacks it or says 0) is dropped: it can match nothing."""
+    no chunk (``document_frequency`` lacks it or says 0) is dropped: it can match nothing.
+    ``limit`` 0 (or below) keeps every term found."""
     found = list(dict.fromkeys(t for t in terms if document_frequency.get(t, 0) > 0))
+    if limit <= 0:
+        return found
     order = {t: i for i, t in enumerate(found)}
     keep = set(sorted(found, key=lambda t: (document_frequency[t], order[t]))[:limit])
     return [t for t in found if t in keep]

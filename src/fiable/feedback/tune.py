@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 from ..errors import UserError
 from ..evaluation import metrics as m
 from ..evaluation.calibrate import RELEVANCE_GRID, SUPPORT_GRID
-from ..evaluation.sweep import GRID
+from ..evaluation.sweep import GRID, fusion_of
 from ..retrieval import fuse
 from ..settings import SETTINGS_FILE, read_collection_settings, write_collection_settings
 from .records import normalised_question
@@ -226,12 +226,6 @@ def judgements(store: Any, collection: str, *, include_ai: bool = False,
             held_out=_held_out(question, holdout)))
     out.sort(key=lambda j: j.trace_id)
     return out, skipped
-
-
-def _fusion_of(settings: Any) -> dict[str, Any]:
-    if settings.fusion == "rrf":
-        return {"fusion": "rrf", "rrf_k": settings.rrf_k}
-    return {"fusion": "weighted", "dense_weight": settings.dense_weight}
 
 
 def _thresholds_of(settings: Any) -> dict[str, Any]:
@@ -439,10 +433,10 @@ def tune(
     can_fusion = len(ranked) >= MIN_RANKED
     if not (can_thresholds or can_fusion):
         raise _too_little(collection, items, len(ranked))
-    current = {**_fusion_of(settings), **_thresholds_of(settings)}
+    current = {**fusion_of(settings), **_thresholds_of(settings)}
     result = TuneResult(collection, {}, current, len(items), skipped)
     if can_fusion:
-        result.fusion = _tune_fusion(ranked, _fusion_of(settings))
+        result.fusion = _tune_fusion(ranked, fusion_of(settings))
     else:
         result.notes.append(f"fusion not tuned: {len(ranked)} questions with a relevant "
                             f"passage, {MIN_RANKED} needed")
